@@ -1,0 +1,5 @@
+"""`python -m btcwatch`."""
+
+from btcwatch.cli import main
+
+main()

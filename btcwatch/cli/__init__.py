@@ -1,0 +1,53 @@
+"""The investigator CLI: the only typer user. Each command parses, calls one library function,
+and renders; nothing else lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from btcwatch import __version__
+from btcwatch.cli import cases, watch
+from btcwatch.cli.context import BtcwatchGroup, State
+
+app = typer.Typer(
+    cls=BtcwatchGroup,
+    help="btcwatch: watch Bitcoin ransom addresses, follow the money, export the evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"btcwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Path | None = typer.Option(
+        None, "--db", envvar="BTCWATCH_DB", help="SQLite database (default: user data dir)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", envvar="BTCWATCH_CONFIG", help="TOML settings file."
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    """btcwatch: watch Bitcoin ransom addresses, follow the money, export the evidence."""
+    ctx.obj = State(config_path=config, db_flag=db)
+
+
+app.add_typer(cases.case_app, name="case")
+app.command("add")(cases.add)
+app.command("import")(cases.import_)
+app.command("addresses")(cases.addresses)
+app.command("watch")(watch.watch)
+app.command("events")(watch.events)
+
+
+def main() -> None:
+    app()

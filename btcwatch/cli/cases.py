@@ -1,0 +1,126 @@
+"""Cases and watchlists: `case create|list|show`, `add`, `import`, `addresses`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from btcwatch.case import Role
+from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.intake import add_addresses, create_case, import_files
+from btcwatch.store.cases import count_addresses, get_case, list_addresses, list_cases
+
+case_app = typer.Typer(
+    help="Create and inspect cases (one per investigation).", no_args_is_help=True
+)
+
+
+@case_app.command("create")
+def case_create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Short name, e.g. vastaamo."),
+    title: str = typer.Option("", "--title", help="A human title for reports."),
+    note: str = typer.Option("", "--note", help="Free text: source of the case, contacts."),
+    network: str = typer.Option("mainnet", "--network", help="mainnet, testnet, signet, regtest."),
+) -> None:
+    """Create a case."""
+    case = create_case(state(ctx).store(), name, title=title, note=note, network=network)
+    info(f"created case {case.name}")
+
+
+@case_app.command("list")
+def case_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List cases with their address counts."""
+    store = state(ctx).store()
+    rows = []
+    for case in list_cases(store):
+        counts = count_addresses(store, case.name)
+        rows.append({**asdict(case), "addresses": sum(counts.values())})
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["name", "title", "network", "addresses", "created_at"])
+
+
+@case_app.command("show")
+def case_show(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show one case: its details and addresses per role."""
+    store = state(ctx).store()
+    case = get_case(store, name)
+    data = {**asdict(case), "addresses_by_role": count_addresses(store, name)}
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key}: {value}")
+
+
+def add(
+    ctx: typer.Context,
+    addresses: list[str] = typer.Argument(..., help="One or more Bitcoin addresses."),
+    case: str = typer.Option(..., "--case", help="The case to add them to."),
+    label: str = typer.Option("", "--label", help="e.g. 'victim 17 ransom address'."),
+    role: str = typer.Option("ransom", "--role", help="ransom, attacker, victim, exchange, other."),
+    demand: str | None = typer.Option(
+        None,
+        "--demand",
+        help="What was demanded: 200EUR, 0.05BTC, 150000sat, or '200EUR then 500EUR after 24h'.",
+    ),
+    note: str = typer.Option("", "--note", help="Free text."),
+) -> None:
+    """Add addresses to a case (all valid, or nothing is written)."""
+    result = add_addresses(
+        state(ctx).store(),
+        case,
+        addresses,
+        role=Role.parse(role),
+        label=label,
+        note=note,
+        demand=demand,
+    )
+    info(f"added {len(result.added)}, already present {len(result.present)}")
+
+
+def import_(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="Ransom e-mails, .eml, CSV, text dumps."),
+    case: str = typer.Option(..., "--case"),
+    role: str = typer.Option("ransom", "--role"),
+    label: str = typer.Option("", "--label"),
+    demand: str | None = typer.Option(None, "--demand"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Extract every address from files and add the valid ones to a case."""
+    result = import_files(
+        state(ctx).store(), case, files, role=Role.parse(role), label=label, demand=demand
+    )
+    if as_json:
+        emit_json(result.as_dict())
+    for candidate, reason in result.rejected:
+        info(f"rejected {candidate}: {reason}")
+    info(
+        f"added {len(result.added)}, already present {len(result.present)}, "
+        f"rejected {len(result.rejected)}"
+    )
+
+
+def addresses(
+    ctx: typer.Context,
+    case: str | None = typer.Option(None, "--case"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List watched addresses."""
+    store = state(ctx).store()
+    if case is not None:
+        get_case(store, case)
+    rows = [asdict(w) for w in list_addresses(store, case)]
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["case", "address", "role", "label", "demand", "source"])

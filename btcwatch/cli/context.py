@@ -1,0 +1,114 @@
+"""What every command shares: settings, the lazily opened store, output, and exit codes.
+
+Exit codes (documented in the README): 0 success, 1 runtime failure, 2 usage or bad input,
+3 new events recorded (``watch --exit-code``), 75 another watch holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from typer.core import TyperGroup
+
+from btcwatch.config import Settings, load_settings
+from btcwatch.errors import BtcwatchError, InputError, LockBusy
+from btcwatch.store import Store
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NEW_EVENTS = 3
+EXIT_LOCK_BUSY = 75  # EX_TEMPFAIL: cron wrappers treat it as "try again later"
+
+T = TypeVar("T")
+
+
+@dataclass
+class State:
+    """Per-invocation state hung on the click context."""
+
+    config_path: Path | None = None
+    db_flag: Path | None = None
+    _settings: Settings | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    def settings(self, **flags: Any) -> Settings:
+        if self._settings is None or flags:
+            self._settings = load_settings(config_path=self.config_path, db=self.db_flag, **flags)
+        return self._settings
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings().db)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, State):
+        obj = State()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One line on stderr, then the exit code: what cron mail and scripts see."""
+    typer.echo(f"btcwatch: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class BtcwatchGroup(TyperGroup):
+    """Root group: turns btcwatch errors into one-line messages and documented exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LockBusy as exc:
+            fail(str(exc), EXIT_LOCK_BUSY)
+        except InputError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except BtcwatchError as exc:
+            fail(str(exc), EXIT_FAILURE)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.close()
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output goes to stdout, alone, so `| jq` always works."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def info(message: str) -> None:
+    """Human messages and progress go to stderr."""
+    typer.echo(message, err=True)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table on stdout (rich would wrap badly under cron)."""
+    if not rows:
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, "") or "")) for r in rows)) for c in columns}
+    typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for r in rows:
+        typer.echo("  ".join(str(r.get(c, "") or "").ljust(widths[c]) for c in columns).rstrip())
+
+
+def run_async(factory: Callable[[], Any]) -> Any:
+    """Run a coroutine factory to completion from a sync typer command."""
+    import asyncio
+
+    return asyncio.run(factory())

@@ -1,0 +1,138 @@
+"""Settings, read once at the CLI edge: flags over BTCWATCH_* environment over a TOML file.
+
+Nothing below the CLI reads the environment; everything gets its settings passed in.
+
+The TOML file (``--config``, ``BTCWATCH_CONFIG``, or ``config.toml`` in the user config
+directory) uses the same names as the environment without the prefix, in lower case::
+
+    db = "/var/lib/btcwatch/cases.db"
+    explorer = ["mempool", "blockstream"]
+    proxy = "socks5://127.0.0.1:9050"
+    network = "mainnet"
+    confirmations = 1
+    webhook_secret = "..."
+    [smtp]
+    host = "localhost"
+    port = 25
+    sender = "btcwatch@example.org"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from btcwatch.errors import ConfigError
+
+APP = "btcwatch"
+DEFAULT_EXPLORERS = ("mempool", "blockstream")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "btcwatch@localhost"
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, with the value's origin resolved already."""
+
+    db: Path
+    explorers: tuple[str, ...] = DEFAULT_EXPLORERS
+    proxy: str | None = None
+    network: str = "mainnet"
+    confirmations: int = 1
+    rate: float | None = None
+    webhook_secret: str | None = None
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "btcwatch.db"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist")
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def load_settings(
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **flags: Any,
+) -> Settings:
+    """Merge defaults, the TOML file, ``BTCWATCH_*`` variables and flags (None = not given)."""
+    env = os.environ if env is None else env
+    explicit = config_path is not None or "BTCWATCH_CONFIG" in env
+    path = config_path or Path(env.get("BTCWATCH_CONFIG", "") or default_config_path())
+    raw: dict[str, Any] = _read_toml(path, explicit)
+
+    for key in ("db", "explorer", "proxy", "network", "confirmations", "rate", "webhook_secret"):
+        value = env.get(f"BTCWATCH_{key.upper()}")
+        if value:
+            raw[key] = value
+    for key, value in flags.items():
+        if value is not None and value != () and value != []:
+            raw[key] = value
+
+    explorers = raw.get("explorer", DEFAULT_EXPLORERS)
+    if isinstance(explorers, str):
+        explorers = _split_list(explorers)
+    smtp_raw = dict(raw.get("smtp", {}))
+    for key in ("host", "port", "sender", "username", "password"):
+        value = env.get(f"BTCWATCH_SMTP_{key.upper()}")
+        if value:
+            smtp_raw[key] = value
+    try:
+        smtp = SmtpSettings(**smtp_raw)
+        smtp = replace(smtp, port=_int(smtp.port, "smtp.port"))
+    except TypeError as exc:
+        raise ConfigError(f"bad [smtp] settings: {exc}") from None
+    rate = raw.get("rate")
+    try:
+        rate_value = None if rate is None else float(rate)
+    except ValueError:
+        raise ConfigError(f"rate must be requests per second, not {rate!r}") from None
+    return Settings(
+        db=Path(raw.get("db") or default_db_path()).expanduser(),
+        explorers=tuple(explorers),
+        proxy=raw.get("proxy") or None,
+        network=str(raw.get("network", "mainnet")),
+        confirmations=_int(raw.get("confirmations", 1), "confirmations"),
+        rate=rate_value,
+        webhook_secret=raw.get("webhook_secret") or None,
+        smtp=smtp,
+    )

@@ -1,0 +1,42 @@
+"""Block explorers behind one interface; the only part of btcwatch that speaks HTTP.
+
+    make_pool(["mempool", "blockstream"], proxy="socks5h://127.0.0.1:9050") -> ProviderPool
+    make_provider("http://127.0.0.1:3002/api")                           -> EsploraProvider
+
+Every response is evidence: pass ``on_evidence`` to archive each one, and use
+``capture_evidence()`` (or ``provider.last_evidence``) to link a value to the response it
+came from.
+"""
+
+from btcwatch.providers._http import (
+    DEFAULT_USER_AGENT,
+    RetryPolicy,
+    capture_evidence,
+)
+from btcwatch.providers.base import Capability, NotSupported, Provider
+from btcwatch.providers.blockchain_info import BlockchainInfoProvider
+from btcwatch.providers.esplora import EsploraProvider
+from btcwatch.providers.factory import (
+    EXPLORERS,
+    make_pool,
+    make_provider,
+    parse_explorer_list,
+)
+from btcwatch.providers.pool import Disagreement, ProviderPool
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "EXPLORERS",
+    "BlockchainInfoProvider",
+    "Capability",
+    "Disagreement",
+    "EsploraProvider",
+    "NotSupported",
+    "Provider",
+    "ProviderPool",
+    "RetryPolicy",
+    "capture_evidence",
+    "make_pool",
+    "make_provider",
+    "parse_explorer_list",
+]

@@ -1,0 +1,488 @@
+"""Esplora (blockstream.info, mempool.space, self-hosted electrs, btcwatch's simulator).
+
+``parse_*`` are pure: Esplora JSON in, `btcwatch.model` values out, BadResponse on anything
+malformed. `EsploraProvider` only builds URLs, checks that the answer is about what was asked,
+and pages. Addresses are rendered by btcwatch from the script (see `base.output_address`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Container, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from btcwatch.chain.network import MAINNET, Network
+from btcwatch.chain.tx import parse_tx as parse_raw_tx
+from btcwatch.errors import BadResponse, ParseError, ProviderError, RateLimited, Unavailable
+from btcwatch.model import (
+    AddressStats,
+    BlockInfo,
+    BlockRef,
+    Evidence,
+    OutPoint,
+    OutSpend,
+    Tip,
+    Tx,
+    TxIn,
+    TxOut,
+)
+from btcwatch.providers._http import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    EvidenceSink,
+    HttpClient,
+    RetryPolicy,
+    Sleep,
+    utc_now,
+)
+from btcwatch.providers.base import (
+    MAX_SATS,
+    U32,
+    Capability,
+    Field,
+    Provider,
+    check_address,
+    check_block_hash,
+    check_height,
+    check_txid,
+    gather_limited,
+    output_address,
+    unique,
+    with_url,
+)
+
+__all__ = [
+    "CHAIN_PAGE_SIZE",
+    "OUTSPENDS_BATCH_SIZE",
+    "EsploraProvider",
+    "parse_address_stats",
+    "parse_block",
+    "parse_outspends",
+    "parse_outspends_batch",
+    "parse_status",
+    "parse_tx",
+    "parse_txids",
+]
+
+CHAIN_PAGE_SIZE = 25  # confirmed txs per /address/:a/txs/chain page (Esplora's contract)
+OUTSPENDS_BATCH_SIZE = 50  # txids per mempool.space /txs/outspends request
+DEFAULT_RATE = 5.0  # requests per second when the caller does not say (see factory.py)
+NULL_TXID = "0" * 64
+_TIP_CACHE = 64
+
+# --- pure parsers ------------------------------------------------------------------------
+
+
+def parse_status(status: Field) -> BlockRef | None:
+    """A tx ``status`` (or an outspend's): None while unconfirmed."""
+    if not status["confirmed"].as_bool():
+        return None
+    return BlockRef(
+        height=status["block_height"].as_int(),
+        hash=status["block_hash"].as_txid(),
+        time=status["block_time"].as_int(),
+    )
+
+
+def _parse_txout(out: Field, network: Network) -> TxOut:
+    script = out["scriptpubkey"].as_hex()
+    claimed = out.get("scriptpubkey_address")
+    address = output_address(script, None if claimed is None else claimed.as_str(), network, out)
+    return TxOut(value=out["value"].as_int(0, MAX_SATS), script=script, address=address)
+
+
+def _parse_txin(vin: Field, network: Network) -> TxIn:
+    sequence = vin["sequence"].as_int(0, U32)
+    flag = vin.get("is_coinbase")
+    prev_txid = vin["txid"].as_txid()
+    prev_vout = vin["vout"].as_int(0, U32)
+    coinbase = flag.as_bool() if flag is not None else (prev_txid == NULL_TXID and prev_vout == U32)
+    if coinbase:
+        return TxIn(prevout=None, sequence=sequence)
+    if not vin.has("prevout"):
+        raise vin.fail("has no 'prevout'")
+    prevout = vin.get("prevout")
+    if prevout is None:  # explicit null: the server did not resolve it
+        return TxIn(OutPoint(prev_txid, prev_vout), sequence)
+    spent = _parse_txout(prevout, network)
+    return TxIn(
+        prevout=OutPoint(prev_txid, prev_vout),
+        sequence=sequence,
+        prev_value=spent.value,
+        prev_script=spent.script,
+        prev_address=spent.address,
+    )
+
+
+def parse_tx(obj: object, network: Network = MAINNET, *, provider: str = "esplora") -> Tx:
+    """An Esplora tx object (``/tx/:txid``, address and block tx lists) as a `Tx`.
+
+    A ``fee`` that disagrees with the prevout values is an inconsistent body (BadResponse).
+    """
+    tx = Field(obj, "tx", provider)
+    inputs = tuple(_parse_txin(v, network) for v in tx["vin"].items())
+    outputs = tuple(_parse_txout(v, network) for v in tx["vout"].items())
+    if not inputs or not outputs:
+        raise tx.fail("has no inputs or no outputs")
+    size, weight = tx.get("size"), tx.get("weight")
+    parsed = Tx(
+        txid=tx["txid"].as_txid(),
+        version=tx["version"].as_int(-(2**31), U32),
+        locktime=tx["locktime"].as_int(0, U32),
+        inputs=inputs,
+        outputs=outputs,
+        block=parse_status(tx["status"]),
+        size=None if size is None else size.as_int(1),
+        weight=None if weight is None else weight.as_int(1),
+    )
+    fee = tx.get("fee")
+    if fee is not None and parsed.fee is not None and fee.as_int(0) != parsed.fee:
+        raise fee.fail(f"is {fee.value} but inputs minus outputs is {parsed.fee}")
+    return parsed
+
+
+def _parse_outspend(item: Field) -> OutSpend:
+    if not item["spent"].as_bool():
+        return OutSpend(spent=False)
+    status = item.get("status")
+    return OutSpend(
+        spent=True,
+        txid=item["txid"].as_txid(),
+        vin=item["vin"].as_int(0, U32),
+        block=None if status is None else parse_status(status),
+    )
+
+
+def parse_outspends(obj: object, *, provider: str = "esplora") -> list[OutSpend]:
+    """``/tx/:txid/outspends``: one entry per output, in output order."""
+    return [_parse_outspend(item) for item in Field(obj, "outspends", provider).items()]
+
+
+def parse_outspends_batch(
+    obj: object, txids: Sequence[str], *, provider: str = "esplora"
+) -> dict[str, list[OutSpend]]:
+    """mempool.space ``/txs/outspends?txids=a,b``: a list of outspend lists in txid order."""
+    lists = Field(obj, "outspends", provider).items()
+    if len(lists) != len(txids):
+        raise BadResponse(
+            f"bad response: {len(lists)} outspend lists for {len(txids)} txids", provider=provider
+        )
+    return {
+        txid: [_parse_outspend(item) for item in entry.items()]
+        for txid, entry in zip(txids, lists, strict=True)
+    }
+
+
+def _stats(f: Field, prefix: str) -> dict[str, int]:
+    names = ("funded_txo_count", "funded_txo_sum", "spent_txo_count", "spent_txo_sum", "tx_count")
+    return {prefix + n: f[n].as_int() for n in names}
+
+
+def parse_address_stats(obj: object, *, provider: str = "esplora") -> AddressStats:
+    """``/address/:a``: confirmed (chain_stats) and mempool (mempool_stats) summaries."""
+    f = Field(obj, "address", provider)
+    address = f["address"].as_str()
+    return AddressStats(
+        address=address,
+        **_stats(f["chain_stats"], ""),
+        **_stats(f["mempool_stats"], "mempool_"),
+    )
+
+
+def parse_block(obj: object, *, provider: str = "esplora") -> BlockInfo:
+    """``/block/:hash`` (and each entry of ``/blocks``)."""
+    f = Field(obj, "block", provider)
+    prev = f.get("previousblockhash")
+    return BlockInfo(
+        height=f["height"].as_int(),
+        hash=f["id"].as_txid(),
+        prev_hash=None if prev is None else prev.as_txid(),
+        time=f["timestamp"].as_int(),
+        tx_count=f["tx_count"].as_int(1) if f.has("tx_count") else None,
+    )
+
+
+def parse_txids(obj: object, *, what: str = "txids", provider: str = "esplora") -> list[str]:
+    return [item.as_txid() for item in Field(obj, what, provider).items()]
+
+
+def parse_hash_text(text: str, *, what: str = "hash", provider: str = "esplora") -> str:
+    return Field(text, what, provider).as_txid()
+
+
+def _involves(tx: Tx, address: str) -> bool:
+    return any(o.address == address for o in tx.outputs) or any(
+        i.prev_address == address for i in tx.inputs
+    )
+
+
+# --- the provider ------------------------------------------------------------------------
+
+
+class EsploraProvider(Provider):
+    """Any server speaking the Esplora HTTP API, given its base URL (…/api)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str | None = None,
+        network: Network = MAINNET,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rate: float | None = DEFAULT_RATE,
+        max_tries: int = 5,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], datetime] = utc_now,
+        random: Callable[[], float] | None = None,
+        proxy: str | None = None,
+        on_evidence: EvidenceSink | None = None,
+        batch_outspends: bool | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.name = name or urlsplit(base_url).netloc or base_url
+        self.network = network
+        self._http = HttpClient(
+            self.name,
+            base_url,
+            transport=transport,
+            proxy=proxy,
+            rate=rate,
+            retry=retry or RetryPolicy(max_tries=max_tries),
+            sleep=sleep,
+            clock=clock,
+            random=random,
+            on_evidence=on_evidence,
+            user_agent=user_agent,
+            timeout=timeout,
+        )
+        # None: try mempool.space's batch endpoint and stop using it if the server lacks it.
+        self._batch = batch_outspends
+        self._heights: dict[str, int] = {}  # block hash -> height, to answer tip() in 1 request
+        self.capabilities = self._capabilities()
+
+    def _capabilities(self) -> frozenset[Capability]:
+        caps = set(Capability) - {Capability.MULTIADDR}
+        if self._batch is False:
+            caps.discard(Capability.OUTSPENDS_BATCH)
+        return frozenset(caps)
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    @property
+    def requests(self) -> int:
+        return self._http.requests
+
+    @property
+    def last_evidence(self) -> Evidence | None:
+        return self._http.last_evidence
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _json(self, path: str, parse: Callable[[Any], Any], **params: str) -> Any:
+        value = await self._http.get_json(path, params or None)
+        try:
+            return parse(value)
+        except ProviderError as exc:  # BadResponse, or NotFound decided from the body
+            raise with_url(exc, self._http.url(path)) from None
+
+    # blocks -----------------------------------------------------------------------------
+
+    async def tip(self) -> Tip:
+        """Tip hash, then its height from /block/:hash (skipped while the tip is unchanged).
+
+        Two small requests that cannot straddle a new block, unlike /blocks/tip/height plus
+        /blocks/tip/hash; steady-state polling costs one.
+        """
+        text = await self._http.get_text("/blocks/tip/hash")
+        tip_hash = self._hash_text(text, "/blocks/tip/hash")
+        height = self._heights.get(tip_hash)
+        if height is None:
+            height = (await self.block(tip_hash)).height
+            if len(self._heights) >= _TIP_CACHE:
+                self._heights.clear()
+            self._heights[tip_hash] = height
+        return Tip(height=height, hash=tip_hash)
+
+    def _hash_text(self, text: str, path: str) -> str:
+        try:
+            return parse_hash_text(text, what="body", provider=self.name)
+        except BadResponse as exc:
+            raise with_url(exc, self._http.url(path)) from None
+
+    async def block_hash(self, height: int) -> str:
+        path = f"/block-height/{check_height(height)}"
+        return self._hash_text(await self._http.get_text(path), path)
+
+    async def block(self, block_hash: str) -> BlockInfo:
+        wanted = check_block_hash(block_hash)
+        path = f"/block/{wanted}"
+        info: BlockInfo = await self._json(path, lambda o: parse_block(o, provider=self.name))
+        if info.hash != wanted:
+            raise self._mismatch(path, f"block {info.hash}")
+        return info
+
+    async def block_txids(self, block_hash: str) -> list[str]:
+        path = f"/block/{check_block_hash(block_hash)}/txids"
+        txids: list[str] = await self._json(path, lambda o: parse_txids(o, provider=self.name))
+        return txids
+
+    async def block_raw(self, block_hash: str) -> bytes:
+        wanted = check_block_hash(block_hash)
+        path = f"/block/{wanted}/raw"
+        raw = await self._http.get_bytes(path)
+        got = hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()[::-1].hex()
+        if len(raw) < 81 or got != wanted:
+            raise self._mismatch(path, f"{len(raw)} bytes whose header hashes to {got}")
+        return raw
+
+    # transactions -----------------------------------------------------------------------
+
+    async def tx(self, txid: str) -> Tx:
+        wanted = check_txid(txid)
+        path = f"/tx/{wanted}"
+        tx: Tx = await self._json(path, lambda o: parse_tx(o, self.network, provider=self.name))
+        if tx.txid != wanted:
+            raise self._mismatch(path, f"tx {tx.txid}")
+        return tx
+
+    async def tx_raw(self, txid: str) -> bytes:
+        wanted = check_txid(txid)
+        path = f"/tx/{wanted}/hex"
+        text = await self._http.get_text(path)
+        try:
+            raw = bytes.fromhex(text)
+            got = parse_raw_tx(raw).txid
+        except (ValueError, ParseError) as exc:
+            raise BadResponse(
+                f"bad response: not a raw transaction ({exc})",
+                provider=self.name,
+                url=self._http.url(path),
+            ) from None
+        if got != wanted:
+            raise self._mismatch(path, f"raw tx {got}")
+        return raw
+
+    async def outspends(self, txid: str) -> list[OutSpend]:
+        path = f"/tx/{check_txid(txid)}/outspends"
+        spends: list[OutSpend] = await self._json(
+            path, lambda o: parse_outspends(o, provider=self.name)
+        )
+        return spends
+
+    async def outspends_many(self, txids: Sequence[str]) -> dict[str, list[OutSpend]]:
+        """mempool.space's /txs/outspends (50 per request) when available, else one by one."""
+        ids = unique(check_txid(t) for t in txids)
+        if not ids:
+            return {}
+        if self._batch is not False:
+            try:
+                return await self._outspends_batched(ids)
+            except ProviderError as exc:
+                if self._batch or isinstance(exc, (Unavailable, RateLimited)):
+                    raise
+                self._batch = False  # this server has no batch endpoint: never ask again
+                self.capabilities = self._capabilities()
+        return await gather_limited(ids, self.outspends)
+
+    async def _outspends_batched(self, ids: list[str]) -> dict[str, list[OutSpend]]:
+        chunks = [
+            tuple(ids[i : i + OUTSPENDS_BATCH_SIZE])
+            for i in range(0, len(ids), OUTSPENDS_BATCH_SIZE)
+        ]
+
+        async def fetch(chunk: tuple[str, ...]) -> dict[str, list[OutSpend]]:
+            found: dict[str, list[OutSpend]] = await self._json(
+                "/txs/outspends",
+                lambda o: parse_outspends_batch(o, chunk, provider=self.name),
+                txids=",".join(chunk),
+            )
+            return found
+
+        result: dict[str, list[OutSpend]] = {}
+        for part in (await gather_limited(chunks, fetch)).values():
+            result.update(part)
+        return result
+
+    # addresses --------------------------------------------------------------------------
+
+    async def address_stats(self, address: str) -> AddressStats:
+        addr = check_address(address, self.network)
+        path = f"/address/{addr}"
+        stats: AddressStats = await self._json(
+            path, lambda o: parse_address_stats(o, provider=self.name)
+        )
+        if stats.address != addr:
+            raise self._mismatch(path, f"address {stats.address}")
+        return stats
+
+    async def _tx_list(self, path: str, address: str) -> list[Tx]:
+        txs: list[Tx] = await self._json(
+            path,
+            lambda o: [
+                parse_tx(item.value, self.network, provider=self.name)
+                for item in Field(o, "txs", self.name).items()
+            ],
+        )
+        for tx in txs:
+            if not _involves(tx, address):
+                raise self._mismatch(path, f"tx {tx.txid}, which does not involve {address}")
+        return txs
+
+    async def address_history(
+        self, address: str, *, known: Container[str] = frozenset()
+    ) -> list[Tx]:
+        """Newest first: mempool txs, then confirmed pages of 25 until the end.
+
+        Stops after a confirmed page whose txs are all in ``known`` (so a poll fetches only
+        new pages). Returns every tx fetched, known ones included (their status may have
+        changed). A server that answers a page with nothing new (it ignored the
+        last_seen_txid) raises BadResponse instead of looping or silently truncating.
+        """
+        addr = check_address(address, self.network)
+        found: dict[str, Tx] = {}
+
+        def add(txs: list[Tx]) -> None:
+            for tx in txs:
+                old = found.get(tx.txid)
+                if old is None or (tx.confirmed and not old.confirmed):
+                    found[tx.txid] = tx
+
+        first = await self._tx_list(f"/address/{addr}/txs", addr)
+        add(first)
+        page = [tx for tx in first if tx.confirmed]
+        while len(page) >= CHAIN_PAGE_SIZE and not all(tx.txid in known for tx in page):
+            path = f"/address/{addr}/txs/chain/{page[-1].txid}"
+            before = len(found)
+            page = await self._tx_list(path, addr)
+            add(page)
+            if page and len(found) == before:
+                raise BadResponse(
+                    "bad response: the next history page repeats txs already seen"
+                    " (server ignored last_seen_txid); history is incomplete",
+                    provider=self.name,
+                    url=self._http.url(path),
+                )
+        return list(found.values())
+
+    async def mempool_txids(self) -> list[str]:
+        txids: list[str] = await self._json(
+            "/mempool/txids", lambda o: parse_txids(o, provider=self.name)
+        )
+        return txids
+
+    def _mismatch(self, path: str, got: str) -> BadResponse:
+        return BadResponse(
+            f"bad response: asked for {path} but got {got}",
+            provider=self.name,
+            url=self._http.url(path),
+        )

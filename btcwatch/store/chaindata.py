@@ -1,0 +1,177 @@
+"""Transactions and the raw explorer responses they came from.
+
+Confirmed transactions are immutable once deep enough, so they are fetched once per database and
+read back from here; every stored transaction points at the evidence row it was parsed from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from btcwatch.model import BlockRef, Evidence, OutPoint, Tx, TxIn, TxOut
+from btcwatch.store.db import Store, utc_now
+
+
+def save_evidence(store: Store, ev: Evidence, *, keep_body: bool = True) -> int:
+    """Archive one response; returns its row id. Without the body only its SHA-256 is kept."""
+    with store.write() as db:
+        table = db.table("evidence")
+        table.insert(
+            {
+                "provider": ev.provider,
+                "url": ev.url,
+                "fetched_at": ev.fetched_at,
+                "status": ev.status,
+                "sha256": ev.sha256,
+                "body": ev.body if keep_body else b"",
+            }
+        )
+        return int(table.last_rowid or 0)
+
+
+def save_txs(store: Store, txs: Iterable[Tx], evidence_id: int | None = None) -> int:
+    """Insert or refresh transactions (a confirmation updates the block columns); returns count."""
+    now = utc_now()
+    count = 0
+    with store.write() as db:
+        for tx in txs:
+            block = tx.block
+            known = list(db.table("transactions").rows_where("txid = ?", [tx.txid]))
+            row = {
+                "txid": tx.txid,
+                "version": tx.version,
+                "locktime": tx.locktime,
+                "block_height": block.height if block else None,
+                "block_hash": block.hash if block else None,
+                "block_time": block.time if block else None,
+                "fee_sat": tx.fee,
+                "size": tx.size,
+                "weight": tx.weight,
+                "input_count": len(tx.inputs),
+                "output_count": len(tx.outputs),
+                "first_seen_at": known[0]["first_seen_at"] if known else now,
+                "updated_at": now,
+                "evidence_id": evidence_id
+                if evidence_id is not None
+                else (known[0]["evidence_id"] if known else None),
+            }
+            db.table("transactions").upsert(row, pk="txid")
+            if not known or _prevouts_improved(known[0], tx, db):
+                db.table("tx_inputs").upsert_all(
+                    [_input_row(tx.txid, i, txin) for i, txin in enumerate(tx.inputs)],
+                    pk=("txid", "vin"),
+                )
+                db.table("tx_outputs").upsert_all(
+                    [_output_row(tx.txid, i, out) for i, out in enumerate(tx.outputs)],
+                    pk=("txid", "vout"),
+                )
+            count += 1
+    return count
+
+
+def _prevouts_improved(row: dict[str, Any], tx: Tx, db: Any) -> bool:
+    """A tx first stored from a raw block lacks prevout values; a full fetch fills them in."""
+    missing = db.execute(
+        "SELECT COUNT(*) FROM tx_inputs WHERE txid = ? AND value_sat IS NULL AND prev_txid "
+        "IS NOT NULL",
+        [row["txid"]],
+    ).fetchone()[0]
+    return bool(missing) and tx.input_value is not None
+
+
+def _input_row(txid: str, vin: int, txin: TxIn) -> dict[str, Any]:
+    return {
+        "txid": txid,
+        "vin": vin,
+        "prev_txid": txin.prevout.txid if txin.prevout else None,
+        "prev_vout": txin.prevout.vout if txin.prevout else None,
+        "sequence": txin.sequence,
+        "value_sat": txin.prev_value,
+        "address": txin.prev_address,
+        "script_hex": txin.prev_script.hex() if txin.prev_script is not None else None,
+    }
+
+
+def _output_row(txid: str, vout: int, out: TxOut) -> dict[str, Any]:
+    from btcwatch.chain.script import classify
+
+    return {
+        "txid": txid,
+        "vout": vout,
+        "value_sat": out.value,
+        "address": out.address,
+        "script_hex": out.script.hex(),
+        "script_type": str(classify(out.script)),
+    }
+
+
+def load_txs(store: Store, txids: Sequence[str]) -> dict[str, Tx]:
+    """Stored transactions by txid (those not stored are simply absent)."""
+    found: dict[str, Tx] = {}
+    for start in range(0, len(txids), 500):
+        chunk = list(txids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        rows = list(
+            store.db.execute(
+                f"SELECT * FROM transactions WHERE txid IN ({marks})", chunk
+            ).fetchall()
+        )
+        if not rows:
+            continue
+        inputs = _grouped(store, "tx_inputs", "vin", chunk)
+        outputs = _grouped(store, "tx_outputs", "vout", chunk)
+        cols = [d[0] for d in store.db.execute("SELECT * FROM transactions LIMIT 0").description]
+        for values in rows:
+            r = dict(zip(cols, values, strict=True))
+            txid = r["txid"]
+            block = (
+                BlockRef(r["block_height"], r["block_hash"], r["block_time"])
+                if r["block_height"] is not None
+                else None
+            )
+            found[txid] = Tx(
+                txid,
+                r["version"],
+                r["locktime"],
+                tuple(_txin(i) for i in inputs.get(txid, [])),
+                tuple(_txout(o) for o in outputs.get(txid, [])),
+                block,
+                r["size"],
+                r["weight"],
+            )
+    return found
+
+
+def _grouped(
+    store: Store, table: str, order: str, txids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    marks = ", ".join("?" for _ in txids)
+    cursor = store.db.execute(
+        f"SELECT * FROM {table} WHERE txid IN ({marks}) ORDER BY txid, {order}", txids
+    )
+    cols = [d[0] for d in cursor.description]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for values in cursor.fetchall():
+        row = dict(zip(cols, values, strict=True))
+        out.setdefault(row["txid"], []).append(row)
+    return out
+
+
+def _txin(r: dict[str, Any]) -> TxIn:
+    prevout = OutPoint(r["prev_txid"], r["prev_vout"]) if r["prev_txid"] else None
+    script = bytes.fromhex(r["script_hex"]) if r["script_hex"] is not None else None
+    return TxIn(prevout, r["sequence"], r["value_sat"], script, r["address"])
+
+
+def _txout(r: dict[str, Any]) -> TxOut:
+    return TxOut(r["value_sat"], bytes.fromhex(r["script_hex"]), r["address"])
+
+
+def spender_of(store: Store, outpoint: OutPoint) -> str | None:
+    """The stored transaction spending ``outpoint``, if one is known."""
+    row = store.db.execute(
+        "SELECT txid FROM tx_inputs WHERE prev_txid = ? AND prev_vout = ?",
+        [outpoint.txid, outpoint.vout],
+    ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,186 @@
+"""The database schema as a history of migrations: safe to re-run, readable with plain sqlite3.
+
+Table and column names are meant for investigators browsing the file in Datasette; JSON columns
+appear only where the structure varies (event details, heuristic facts).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("btcwatch")
+
+
+@migrations()
+def m001_cases_and_addresses(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE cases (
+            name TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            network TEXT NOT NULL DEFAULT 'mainnet',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE addresses (
+            id INTEGER PRIMARY KEY,
+            case_name TEXT NOT NULL REFERENCES cases(name),
+            address TEXT NOT NULL,
+            script_hex TEXT NOT NULL,
+            script_type TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'ransom',
+            label TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            demand TEXT,
+            source TEXT NOT NULL DEFAULT '',
+            added_at TEXT NOT NULL,
+            UNIQUE (case_name, address)
+        );
+        CREATE INDEX addresses_script ON addresses(script_hex);
+        """
+    )
+
+
+@migrations()
+def m002_chain_data_and_evidence(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY,
+            provider TEXT NOT NULL,
+            url TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            body BLOB NOT NULL
+        );
+        CREATE INDEX evidence_sha256 ON evidence(sha256);
+        CREATE TABLE transactions (
+            txid TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            locktime INTEGER NOT NULL,
+            block_height INTEGER,
+            block_hash TEXT,
+            block_time INTEGER,
+            fee_sat INTEGER,
+            size INTEGER,
+            weight INTEGER,
+            input_count INTEGER NOT NULL,
+            output_count INTEGER NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            evidence_id INTEGER REFERENCES evidence(id)
+        );
+        CREATE TABLE tx_inputs (
+            txid TEXT NOT NULL REFERENCES transactions(txid),
+            vin INTEGER NOT NULL,
+            prev_txid TEXT,
+            prev_vout INTEGER,
+            sequence INTEGER NOT NULL,
+            value_sat INTEGER,
+            address TEXT,
+            script_hex TEXT,
+            PRIMARY KEY (txid, vin)
+        );
+        CREATE INDEX tx_inputs_prevout ON tx_inputs(prev_txid, prev_vout);
+        CREATE INDEX tx_inputs_address ON tx_inputs(address);
+        CREATE TABLE tx_outputs (
+            txid TEXT NOT NULL REFERENCES transactions(txid),
+            vout INTEGER NOT NULL,
+            value_sat INTEGER NOT NULL,
+            address TEXT,
+            script_hex TEXT NOT NULL,
+            script_type TEXT NOT NULL,
+            PRIMARY KEY (txid, vout)
+        );
+        CREATE INDEX tx_outputs_address ON tx_outputs(address);
+        """
+    )
+
+
+@migrations()
+def m003_tags(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            label TEXT NOT NULL,
+            category TEXT NOT NULL,
+            entity TEXT,
+            source TEXT NOT NULL DEFAULT '',
+            confidence TEXT,
+            pack TEXT NOT NULL DEFAULT '',
+            imported_at TEXT NOT NULL,
+            UNIQUE (address, label, source)
+        );
+        CREATE INDEX tags_address ON tags(address);
+        """
+    )
+
+
+@migrations()
+def m004_events_and_watch_state(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            case_name TEXT NOT NULL,
+            address TEXT,
+            txid TEXT,
+            vout INTEGER,
+            value_sat INTEGER,
+            height INTEGER,
+            block_hash TEXT,
+            seen_at TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            reverted_by TEXT,
+            reverted_at TEXT
+        );
+        CREATE INDEX events_case_kind ON events(case_name, kind);
+        CREATE INDEX events_txid ON events(txid);
+        CREATE TABLE outbox (
+            event_id TEXT NOT NULL REFERENCES events(id),
+            sink TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (event_id, sink)
+        );
+        CREATE INDEX outbox_pending ON outbox(status, sink);
+        CREATE TABLE watched_outputs (
+            case_name TEXT NOT NULL,
+            address TEXT NOT NULL,
+            txid TEXT NOT NULL,
+            vout INTEGER NOT NULL,
+            value_sat INTEGER NOT NULL,
+            script_hex TEXT NOT NULL,
+            height INTEGER,
+            block_hash TEXT,
+            spent_by TEXT,
+            spent_vin INTEGER,
+            spent_height INTEGER,
+            PRIMARY KEY (case_name, txid, vout)
+        );
+        CREATE INDEX watched_outputs_unspent ON watched_outputs(spent_by);
+        CREATE TABLE address_state (
+            address TEXT PRIMARY KEY,
+            stats TEXT,
+            synced_at TEXT
+        );
+        CREATE TABLE scanned_blocks (
+            height INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            prev_hash TEXT,
+            time INTEGER,
+            scanned_at TEXT NOT NULL
+        );
+        CREATE TABLE watch_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )

@@ -1,0 +1,178 @@
+"""The watcher's memory between cycles: watched outputs, address summaries, scanned blocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from btcwatch.model import AddressStats, OutPoint
+from btcwatch.store.db import Store, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedOutput:
+    """An output paying a watched address, and what spent it once known."""
+
+    case: str
+    address: str
+    outpoint: OutPoint
+    value: int
+    script_hex: str
+    height: int | None
+    block_hash: str | None
+    spent_by: str | None = None
+    spent_vin: int | None = None
+    spent_height: int | None = None
+
+
+def _output(r: dict[str, Any]) -> WatchedOutput:
+    return WatchedOutput(
+        r["case_name"],
+        r["address"],
+        OutPoint(r["txid"], r["vout"]),
+        r["value_sat"],
+        r["script_hex"],
+        r["height"],
+        r["block_hash"],
+        r["spent_by"],
+        r["spent_vin"],
+        r["spent_height"],
+    )
+
+
+def watched_outputs(
+    store: Store, case: str | None = None, address: str | None = None
+) -> list[WatchedOutput]:
+    where: list[str] = []
+    params: list[Any] = []
+    if case:
+        where.append("case_name = ?")
+        params.append(case)
+    if address:
+        where.append("address = ?")
+        params.append(address)
+    rows = store.db.table("watched_outputs").rows_where(" AND ".join(where) or None, params)
+    return [_output(r) for r in rows]
+
+
+def unspent_outputs(store: Store, case: str | None = None) -> list[WatchedOutput]:
+    return [o for o in watched_outputs(store, case) if o.spent_by is None]
+
+
+def save_outputs(store: Store, outputs: Iterable[WatchedOutput]) -> None:
+    """Insert or update watched outputs (confirmation, spend) in one transaction."""
+    with store.write() as db:
+        db.table("watched_outputs").upsert_all(
+            [
+                {
+                    "case_name": o.case,
+                    "address": o.address,
+                    "txid": o.outpoint.txid,
+                    "vout": o.outpoint.vout,
+                    "value_sat": o.value,
+                    "script_hex": o.script_hex,
+                    "height": o.height,
+                    "block_hash": o.block_hash,
+                    "spent_by": o.spent_by,
+                    "spent_vin": o.spent_vin,
+                    "spent_height": o.spent_height,
+                }
+                for o in outputs
+            ],
+            pk=("case_name", "txid", "vout"),
+        )
+
+
+def forget_txids(store: Store, txids: Iterable[str]) -> None:
+    """A tx left the chain and the mempool: drop outputs it created, undo spends it made."""
+    ids = list(txids)
+    if not ids:
+        return
+    marks = ", ".join("?" for _ in ids)
+    with store.write() as db:
+        db.execute(f"DELETE FROM watched_outputs WHERE txid IN ({marks})", ids)
+        db.execute(
+            "UPDATE watched_outputs SET spent_by = NULL, spent_vin = NULL, spent_height = NULL "
+            f"WHERE spent_by IN ({marks})",
+            ids,
+        )
+
+
+def unconfirm_blocks(store: Store, hashes: Iterable[str]) -> None:
+    """Outputs and spends confirmed in orphaned blocks go back to unconfirmed."""
+    ids = list(hashes)
+    if not ids:
+        return
+    marks = ", ".join("?" for _ in ids)
+    with store.write() as db:
+        db.execute(
+            f"UPDATE watched_outputs SET height = NULL, block_hash = NULL "
+            f"WHERE block_hash IN ({marks})",
+            ids,
+        )
+
+
+def address_stats(store: Store) -> dict[str, AddressStats]:
+    """The last summary seen per address (address mode compares against it)."""
+    out: dict[str, AddressStats] = {}
+    for r in store.db.table("address_state").rows:
+        if r["stats"]:
+            out[r["address"]] = AddressStats(**json.loads(r["stats"]))
+    return out
+
+
+def save_address_stats(store: Store, stats: Sequence[AddressStats]) -> None:
+    from dataclasses import asdict
+
+    now = utc_now()
+    with store.write() as db:
+        db.table("address_state").upsert_all(
+            [
+                {"address": s.address, "stats": json.dumps(asdict(s)), "synced_at": now}
+                for s in stats
+            ],
+            pk="address",
+        )
+
+
+def scanned_blocks(store: Store, since_height: int | None = None) -> dict[int, str]:
+    """height -> hash of the blocks block-scan mode has processed."""
+    where, params = ("height >= ?", [since_height]) if since_height is not None else (None, [])
+    return {
+        r["height"]: r["hash"] for r in store.db.table("scanned_blocks").rows_where(where, params)
+    }
+
+
+def last_scanned(store: Store) -> tuple[int, str] | None:
+    row = store.db.execute(
+        "SELECT height, hash FROM scanned_blocks ORDER BY height DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def save_scanned(
+    store: Store, height: int, block_hash: str, prev_hash: str | None, time: int | None
+) -> None:
+    with store.write() as db:
+        db.table("scanned_blocks").upsert(
+            {
+                "height": height,
+                "hash": block_hash,
+                "prev_hash": prev_hash,
+                "time": time,
+                "scanned_at": utc_now(),
+            },
+            pk="height",
+        )
+
+
+def drop_scanned_above(store: Store, height: int) -> list[str]:
+    """Forget scanned blocks above ``height`` (a reorg); returns their hashes."""
+    with store.write() as db:
+        rows = db.execute(
+            "SELECT hash FROM scanned_blocks WHERE height > ? ORDER BY height", [height]
+        ).fetchall()
+        db.execute("DELETE FROM scanned_blocks WHERE height > ?", [height])
+    return [r[0] for r in rows]

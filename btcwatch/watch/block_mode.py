@@ -1,0 +1,191 @@
+"""Block-scan mode: follow the tip, fetch each new block once, match it locally.
+
+Per new block it costs the block's hash and its raw bytes (plus one tip request per cycle),
+whatever the size of the watchlist, and it tells the explorer nothing about what is watched.
+Reorgs are found by each block's previous-hash link and rolled back to the fork point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from btcwatch.chain.scan import BlockScan, Paid, Spent, scan_block, scan_tx
+from btcwatch.errors import NotFound
+from btcwatch.model import OutPoint
+from btcwatch.providers.base import Provider
+from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.watch.diff import Observation, Payment, Spend
+from btcwatch.watch.poll import PollResult
+from btcwatch.watch.watchset import WatchSet
+
+MAX_MEMPOOL_FETCH = 500  # new mempool txs fetched per cycle at most; the rest wait a cycle
+
+
+class _Tracker:
+    """The watch set as the scan goes: outputs found in one block are watched in the next."""
+
+    def __init__(self, ws: WatchSet, outputs: Sequence[WatchedOutput], result: PollResult):
+        self.ws = ws
+        self.result = result
+        self.open: dict[OutPoint, list[WatchedOutput]] = {}
+        for o in outputs:
+            if o.spent_by is None or o.spent_height is None:
+                self.open.setdefault(o.outpoint, []).append(o)
+        self.keys = {(op.txid, op.vout) for op in self.open}
+
+    def paid(
+        self, items: Sequence[Paid], height: int | None, block_hash: str | None, time: int | None
+    ) -> list[OutPoint]:
+        fresh: list[OutPoint] = []
+        for txid, vout, value, script in items:
+            op = OutPoint(txid, vout)
+            known = {o.case: o for o in self.open.get(op, [])}
+            for case, address in self.ws.by_script.get(script, []):
+                p = Payment(case, address, op, value, script.hex(), height, block_hash, time)
+                self.result.note_payment(p, known.get(case))
+                out = self.result.outputs[(case, txid, vout)]
+                self.open[op] = [o for o in self.open.get(op, []) if o.case != case] + [out]
+            if (txid, vout) not in self.keys:
+                self.keys.add((txid, vout))
+                fresh.append(op)
+        return fresh
+
+    def spent(self, items: Sequence[Spent], height: int | None, block_hash: str | None) -> set[str]:
+        spenders: set[str] = set()
+        for prev_txid, prev_vout, txid, vin in items:
+            op = OutPoint(prev_txid, prev_vout)
+            for out in self.open.get(op, []):
+                s = Spend(out.case, out.address, op, out.value, txid, vin, height, block_hash)
+                self.result.note_spend(s, out)
+                spenders.add(txid)
+        return spenders
+
+
+async def poll_blocks(
+    provider: Provider,
+    ws: WatchSet,
+    outputs: Sequence[WatchedOutput],
+    scanned: dict[int, str],
+    *,
+    start_height: int,
+    mempool_seen: set[str] | None = None,
+    scan_mempool: bool = True,
+    max_blocks: int | None = None,
+) -> PollResult:
+    """Scan blocks from the last scanned one (or ``start_height``) to the tip, then the mempool."""
+    tip = await provider.tip()
+    tip_height = tip.height
+    result = PollResult(Observation(tip_height))
+    track = _Tracker(ws, outputs, result)
+    chain = dict(scanned)
+    height = max(chain) + 1 if chain else start_height
+    confirmed: set[str] = set()
+    spenders: set[str] = set()
+    orphaned: list[str] = []
+    done = 0
+    while height <= tip_height and (max_blocks is None or done < max_blocks):
+        # The tip's hash came with the tip: a one-block step costs tip + raw block only.
+        block_hash = tip.hash if height == tip.height else await provider.block_hash(height)
+        raw = await provider.block_raw(block_hash)
+        scan = scan_block(raw, ws.by_script, track.keys)
+        if scan.hash != block_hash:
+            from btcwatch.errors import BadResponse
+
+            raise BadResponse(
+                f"block at height {height} hashes to {scan.hash}, not {block_hash}",
+                provider=provider.name,
+            )
+        if height - 1 in chain and scan.prev_hash != chain[height - 1]:
+            fork = await _find_fork(provider, chain, height - 1)
+            for h in sorted(k for k in chain if k > fork):
+                orphaned.append(chain.pop(h))
+            result.reorg_fork = fork
+            height = fork + 1
+            continue
+        _apply_block(track, scan, raw, height, spenders)
+        confirmed.update(scan.txids)
+        chain[height] = scan.hash
+        result.scanned.append((height, scan.hash, scan.prev_hash, scan.time))
+        height += 1
+        done += 1
+
+    result.observation.orphaned_blocks.update(orphaned)
+    in_mempool: set[str] = set()
+    if scan_mempool:
+        in_mempool = await _scan_mempool(
+            provider, ws, track, mempool_seen or set(), spenders, result
+        )
+    for txid in sorted(spenders):
+        try:
+            result.note_destinations(await provider.tx(txid))
+        except NotFound:
+            continue
+    await _find_gone(provider, outputs, result, confirmed, in_mempool, scan_mempool)
+    return result
+
+
+def _apply_block(
+    track: _Tracker, scan: BlockScan, raw: bytes, height: int, spenders: set[str]
+) -> None:
+    fresh = track.paid(scan.paid, height, scan.hash, scan.time)
+    spenders |= track.spent(scan.spent, height, scan.hash)
+    if fresh:  # outputs created and spent in this same block
+        again = scan_block(raw, set(), {(op.txid, op.vout) for op in fresh}, verify=False)
+        spenders |= track.spent(again.spent, height, scan.hash)
+
+
+async def _find_fork(provider: Provider, chain: dict[int, str], height: int) -> int:
+    """Walk back until our stored hash equals the explorer's: that height is the fork point."""
+    while height in chain and await provider.block_hash(height) != chain[height]:
+        height -= 1
+    return height
+
+
+async def _scan_mempool(
+    provider: Provider,
+    ws: WatchSet,
+    track: _Tracker,
+    seen: set[str],
+    spenders: set[str],
+    result: PollResult,
+) -> set[str]:
+    txids = await provider.mempool_txids()
+    current = set(txids)
+    new = [t for t in txids if t not in seen][:MAX_MEMPOOL_FETCH]
+    for txid in new:
+        try:
+            raw = await provider.tx_raw(txid)
+        except NotFound:  # mined or evicted between the two requests
+            current.discard(txid)
+            continue
+        found = scan_tx(raw, ws.by_script, track.keys)
+        track.paid(found.paid, None, None, None)
+        spenders |= track.spent(found.spent, None, None)
+    postponed = {t for t in txids if t not in seen}.difference(new)
+    result.mempool_seen = sorted(current - postponed)
+    return current
+
+
+async def _find_gone(
+    provider: Provider,
+    outputs: Sequence[WatchedOutput],
+    result: PollResult,
+    confirmed: set[str],
+    in_mempool: set[str],
+    mempool_known: bool,
+) -> None:
+    """Reported unconfirmed txs (or ones in orphaned blocks) that are nowhere any more."""
+    orphaned = result.observation.orphaned_blocks
+    suspects: set[str] = set()
+    for o in outputs:
+        if o.height is None or o.block_hash in orphaned:
+            suspects.add(o.outpoint.txid)
+        if o.spent_by and (o.spent_height is None or o.block_hash in orphaned):
+            suspects.add(o.spent_by)
+    for txid in sorted(suspects - confirmed):
+        if mempool_known and txid in in_mempool:
+            continue
+        try:
+            await provider.tx(txid)
+        except NotFound:
+            result.observation.gone_txids.add(txid)

@@ -1,0 +1,59 @@
+"""Linking stored facts to the raw responses they came from.
+
+Every response a cycle received is collected; before the cycle's facts are stored, each
+transaction is matched to the response that named it (the /tx/ response itself, else the history
+page or raw block containing it). Large bodies with nothing of interest (raw blocks without a
+match) keep only their hash, so a year of block scanning does not archive the whole chain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from btcwatch.model import Evidence
+
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+KEEP_BODY_LIMIT = 256 * 1024
+
+
+@dataclass
+class EvidenceLog:
+    """Collects a cycle's responses (the provider's on_evidence callback)."""
+
+    items: list[Evidence] = field(default_factory=list)
+
+    def __call__(self, evidence: Evidence) -> None:
+        self.items.append(evidence)
+
+    def drain(self) -> list[Evidence]:
+        items, self.items = self.items, []
+        return items
+
+
+def index_by_txid(
+    items: Iterable[tuple[int, Evidence]], raw_blocks: dict[str, list[str]]
+) -> dict[str, int]:
+    """txid -> evidence id: the /tx/<txid> response first, else any response naming it.
+
+    ``raw_blocks`` maps a raw block's URL to the txids the scan found in it (binary bodies do
+    not contain hex txids).
+    """
+    direct: dict[str, int] = {}
+    mentioned: dict[str, int] = {}
+    for ev_id, ev in items:
+        for txid in raw_blocks.get(ev.url, ()):
+            mentioned.setdefault(txid, ev_id)
+        marker = "/tx/"
+        if marker in ev.url and ev.status == 200:
+            txid = ev.url.split(marker, 1)[1][:64]
+            direct.setdefault(txid, ev_id)
+        if ev.status == 200 and len(ev.body) <= KEEP_BODY_LIMIT:
+            for match in _HEX64.findall(ev.body):
+                mentioned.setdefault(match.decode(), ev_id)
+    return {**mentioned, **direct}
+
+
+def keep_body(ev: Evidence, interesting_urls: set[str]) -> bool:
+    return len(ev.body) <= KEEP_BODY_LIMIT or ev.url in interesting_urls

@@ -1,0 +1,56 @@
+"""What a poll returns, whichever mode ran: an observation plus the state to remember."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from btcwatch.model import AddressStats, Tx
+from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.watch.diff import Observation, Payment, Spend
+
+
+@dataclass(slots=True)
+class PollResult:
+    observation: Observation
+    outputs: dict[tuple[str, str, int], WatchedOutput] = field(default_factory=dict)
+    txs: dict[str, Tx] = field(default_factory=dict)
+    stats: list[AddressStats] = field(default_factory=list)
+    scanned: list[tuple[int, str, str | None, int | None]] = field(default_factory=list)
+    reorg_fork: int | None = None
+    mempool_seen: list[str] | None = None
+
+    def note_payment(self, p: Payment, previous: WatchedOutput | None) -> None:
+        """Remember a watched output, keeping what we knew of its spend."""
+        self.observation.payments.append(p)
+        self.outputs[(p.case, p.outpoint.txid, p.outpoint.vout)] = WatchedOutput(
+            p.case,
+            p.address,
+            p.outpoint,
+            p.value,
+            p.script_hex,
+            p.height,
+            p.block_hash,
+            previous.spent_by if previous else None,
+            previous.spent_vin if previous else None,
+            previous.spent_height if previous else None,
+        )
+
+    def note_spend(self, s: Spend, spent: WatchedOutput) -> None:
+        self.observation.spends.append(s)
+        key = (s.case, s.outpoint.txid, s.outpoint.vout)
+        base = self.outputs.get(key, spent)
+        self.outputs[key] = WatchedOutput(
+            base.case,
+            base.address,
+            base.outpoint,
+            base.value,
+            base.script_hex,
+            base.height,
+            base.block_hash,
+            s.txid,
+            s.vin,
+            s.height,
+        )
+
+    def note_destinations(self, tx: Tx) -> None:
+        self.observation.spend_outputs[tx.txid] = [(o.address, o.value) for o in tx.outputs]

@@ -1,0 +1,146 @@
+"""`btcwatch watch` as a library call: lock, provider, sinks, then one cycle or a daemon loop.
+
+The daemon stops on SIGTERM/SIGINT after finishing the cycle in progress; a second signal
+abandons it (its transaction rolls back, so nothing half-done is stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from btcwatch.providers.factory import make_pool
+
+from btcwatch.chain.network import network_by_name
+from btcwatch.config import Settings
+from btcwatch.errors import BtcwatchError
+from btcwatch.prices import PriceTable
+from btcwatch.providers.base import Provider
+from btcwatch.store import Store
+from btcwatch.watch.alerts import Sink, parse_sink
+from btcwatch.watch.evidence import EvidenceLog
+from btcwatch.watch.lock import watch_lock
+from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
+
+ProviderFactory = Callable[[EvidenceLog], Provider]
+
+
+@dataclass(slots=True)
+class WatchRun:
+    """Everything a watch invocation needs besides the database."""
+
+    options: WatchOptions
+    alerts: Sequence[str] = ("stderr",)
+    interval: float | None = None  # None: one cycle (cron)
+    explorers: Sequence[str] = ("mempool",)
+    proxy: str | None = None
+    cross_check: bool = False
+    rate: float | None = None
+    network: str = "mainnet"
+    transport: httpx.AsyncBaseTransport | None = None
+    reports: list[CycleReport] = field(default_factory=list)
+
+
+def default_provider_factory(run: WatchRun) -> ProviderFactory:
+    def make(log: EvidenceLog) -> Provider:
+        return make_pool(
+            list(run.explorers),
+            network=network_by_name(run.network),
+            proxy=run.proxy,
+            on_evidence=log,
+            rate=run.rate,
+            cross_check=run.cross_check,
+            transport=run.transport,
+        )
+
+    return make
+
+
+def run_watch(
+    db_path: Path,
+    run: WatchRun,
+    settings: Settings | None = None,
+    *,
+    on_report: Callable[[CycleReport], None] = lambda r: None,
+    on_error: Callable[[BtcwatchError], None] = lambda e: None,
+    provider_factory: ProviderFactory | None = None,
+) -> list[CycleReport]:
+    """Take the lock, then run one cycle or loop until signalled. Raises LockBusy at once."""
+    with watch_lock(db_path), Store.open(db_path) as store:
+        sinks = [
+            parse_sink(
+                spec,
+                smtp=settings.smtp if settings else None,
+                secret=settings.webhook_secret if settings else None,
+            )
+            for spec in run.alerts
+        ]
+        factory = provider_factory or default_provider_factory(run)
+        asyncio.run(_loop(store, run, sinks, factory, on_report, on_error))
+    return run.reports
+
+
+async def _loop(
+    store: Store,
+    run: WatchRun,
+    sinks: Sequence[Sink],
+    factory: ProviderFactory,
+    on_report: Callable[[CycleReport], None],
+    on_error: Callable[[BtcwatchError], None],
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    current: list[asyncio.Task[CycleReport]] = []
+
+    def signalled() -> None:
+        if stop.is_set() and current:
+            current[0].cancel()  # second signal: abandon the cycle, its transaction rolls back
+        stop.set()
+
+    if run.interval is not None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, signalled)
+    log = EvidenceLog()
+    prices = PriceTable.load_default()
+    provider = factory(log)
+    try:
+        while True:
+            task = asyncio.create_task(
+                run_cycle(store, provider, run.options, sinks, evidence=log, prices=prices)
+            )
+            current[:] = [task]
+            try:
+                report = await task
+            except asyncio.CancelledError:
+                break
+            except BtcwatchError as exc:
+                if run.interval is None:
+                    raise
+                on_error(exc)  # the daemon reports the failed cycle and tries again later
+                log.drain()
+                await _sleep_or_stop(stop, min(run.interval, 60.0))
+                if stop.is_set():
+                    break
+                continue
+            run.reports.append(report)
+            on_report(report)
+            if run.interval is None or stop.is_set():
+                break
+            await _sleep_or_stop(stop, run.interval)
+            if stop.is_set():
+                break
+    finally:
+        await provider.aclose()
+        if run.interval is not None:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
