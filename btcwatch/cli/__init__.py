@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch import __version__
-from btcwatch.cli import cases, watch
+from btcwatch.cli import cases, export, sim, tags, trace, watch
 from btcwatch.cli.context import BtcwatchGroup, State
 
 app = typer.Typer(
@@ -47,6 +47,11 @@ app.command("import")(cases.import_)
 app.command("addresses")(cases.addresses)
 app.command("watch")(watch.watch)
 app.command("events")(watch.events)
+app.command("trace")(trace.trace)
+app.add_typer(trace.traces_app, name="traces")
+app.add_typer(tags.tags_app, name="tags")
+app.command("export")(export.export)
+app.add_typer(sim.app, name="sim")
 
 
 def main() -> None:

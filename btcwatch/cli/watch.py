@@ -5,17 +5,13 @@ from __future__ import annotations
 import typer
 
 from btcwatch.cli.context import EXIT_NEW_EVENTS, emit_json, info, state, table
+from btcwatch.cli.network import ExplorerOption, ProxyOption
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.event import Kind
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, run_watch
-
-EXPLORER_HELP = (
-    "Explorer to ask: mempool, blockstream, blockchain.info, or an Esplora base URL "
-    "(repeatable; the next one answers when one fails). Env: BTCWATCH_EXPLORER."
-)
 
 
 def watch(
@@ -35,10 +31,8 @@ def watch(
     exit_code: bool = typer.Option(
         False, "--exit-code", help="Exit 3 when new events were recorded, 0 when none."
     ),
-    explorer: list[str] = typer.Option([], "--explorer", help=EXPLORER_HELP),
-    proxy: str | None = typer.Option(
-        None, "--proxy", help="SOCKS5 proxy, e.g. socks5://127.0.0.1:9050 (Tor). Fails closed."
-    ),
+    explorer: list[str] = ExplorerOption,
+    proxy: str | None = ProxyOption,
     cross_check: bool = typer.Option(
         False, "--cross-check", help="Ask two explorers and record disagreements."
     ),

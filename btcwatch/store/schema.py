@@ -184,3 +184,61 @@ def m004_events_and_watch_state(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m005_trace_runs(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE trace_runs (
+            id INTEGER PRIMARY KEY,
+            case_name TEXT,
+            sources TEXT NOT NULL,
+            params TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            requests INTEGER NOT NULL DEFAULT 0,
+            summary TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE trace_txs (
+            run_id INTEGER NOT NULL REFERENCES trace_runs(id),
+            txid TEXT NOT NULL,
+            hop INTEGER NOT NULL,
+            walked INTEGER NOT NULL,
+            PRIMARY KEY (run_id, txid)
+        );
+        CREATE TABLE trace_sources (
+            run_id INTEGER NOT NULL REFERENCES trace_runs(id),
+            txid TEXT NOT NULL,
+            vout INTEGER NOT NULL,
+            address TEXT,
+            value_sat INTEGER NOT NULL,
+            PRIMARY KEY (run_id, txid, vout)
+        );
+        CREATE TABLE trace_stops (
+            run_id INTEGER NOT NULL REFERENCES trace_runs(id),
+            txid TEXT NOT NULL,
+            vout INTEGER NOT NULL,
+            address TEXT,
+            value_sat INTEGER NOT NULL,
+            taint_sat INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            entity TEXT,
+            category TEXT,
+            hop INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (run_id, txid, vout)
+        );
+        CREATE TABLE trace_findings (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES trace_runs(id),
+            subject TEXT NOT NULL,
+            heuristic TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            facts TEXT NOT NULL
+        );
+        CREATE INDEX trace_findings_run ON trace_findings(run_id);
+        """
+    )

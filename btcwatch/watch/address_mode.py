@@ -52,6 +52,10 @@ async def poll_addresses(
             return address, stats, await provider.address_history(address, known=deep)
 
     targets = list(only) if only is not None else ws.addresses
+    stale = await _orphaned_blocks(provider, outputs, tip_height)
+    result.observation.orphaned_blocks |= stale
+    recheck = {o.address for o in outputs if o.block_hash in stale}
+    previous = {a: s for a, s in previous.items() if a not in recheck}
     answers = await asyncio.gather(*(one(a) for a in targets))
     for address, stats, history in answers:
         result.stats.append(stats)
@@ -60,6 +64,32 @@ async def poll_addresses(
         _observe_history(result, ws, address, history, by_address.get(address, []))
         await _check_missing(provider, result, address, history, by_address.get(address, []))
     return result
+
+
+async def _orphaned_blocks(
+    provider: Provider, outputs: Sequence[WatchedOutput], tip_height: int
+) -> set[str]:
+    """Blocks of recent payments that are no longer at their height in the best chain.
+
+    A reorg that re-mines the same tx changes no address summary, so the recent heights we
+    reported are checked directly: one request per distinct height, only within reorg depth.
+    """
+    recent: dict[int, set[str]] = {}
+    for o in outputs:
+        if (
+            o.height is not None
+            and o.block_hash
+            and confirmations(o.height, tip_height) < (REORG_DEPTH)
+        ):
+            recent.setdefault(o.height, set()).add(o.block_hash)
+    stale: set[str] = set()
+    for height, hashes in sorted(recent.items()):
+        if height > tip_height:
+            stale |= hashes
+            continue
+        best = await provider.block_hash(height)
+        stale |= hashes - {best}
+    return stale
 
 
 def _deep_txids(outputs: Sequence[WatchedOutput], tip_height: int) -> set[str]:

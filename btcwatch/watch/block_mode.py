@@ -73,6 +73,7 @@ async def poll_blocks(
     max_blocks: int | None = None,
 ) -> PollResult:
     """Scan blocks from the last scanned one (or ``start_height``) to the tip, then the mempool."""
+    before = provider.requests
     tip = await provider.tip()
     tip_height = tip.height
     result = PollResult(Observation(tip_height))
@@ -109,6 +110,7 @@ async def poll_blocks(
         height += 1
         done += 1
 
+    result.block_requests = provider.requests - before
     result.observation.orphaned_blocks.update(orphaned)
     in_mempool: set[str] = set()
     if scan_mempool:

@@ -18,6 +18,7 @@ class PollResult:
     scanned: list[tuple[int, str, str | None, int | None]] = field(default_factory=list)
     reorg_fork: int | None = None
     mempool_seen: list[str] | None = None
+    block_requests: int = 0  # tip, block hashes and raw blocks: the cost of following the chain
 
     def note_payment(self, p: Payment, previous: WatchedOutput | None) -> None:
         """Remember a watched output, keeping what we knew of its spend."""

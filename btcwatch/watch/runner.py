@@ -17,8 +17,8 @@ from btcwatch.prices import PriceTable
 from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
-from btcwatch.store.chaindata import save_evidence, save_txs
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
+from btcwatch.store.evidence import EvidenceLog, store_with_evidence
 from btcwatch.store.watchstate import (
     address_stats,
     forget_txids,
@@ -34,7 +34,6 @@ from btcwatch.watch.alerts import Sink, deliver
 from btcwatch.watch.block_mode import poll_blocks
 from btcwatch.watch.diff import Reported, plan_events
 from btcwatch.watch.enrich import enrich_payment
-from btcwatch.watch.evidence import EvidenceLog, index_by_txid, keep_body
 from btcwatch.watch.poll import PollResult
 from btcwatch.watch.watchset import WatchSet, load_watchset
 
@@ -59,6 +58,7 @@ class CycleReport:
     addresses: int = 0
     blocks_scanned: int = 0
     requests: int = 0
+    block_requests: int = 0
     events: list[Event] = field(default_factory=list)
     delivered: int = 0
     alert_errors: list[str] = field(default_factory=list)
@@ -110,6 +110,7 @@ async def run_cycle(
         result = await _poll(store, provider, ws, options, mode)
         report.tip_height = result.observation.tip_height
         report.blocks_scanned = len(result.scanned)
+        report.block_requests = result.block_requests
         report.events = _commit(
             store, result, options, sinks, evidence, prices, now or datetime.now(UTC)
         )
@@ -199,12 +200,18 @@ def _commit(
             demand=demands.get((ev.case, ev.address or "")),
             prices=prices,
         )
-        if ev.kind is Kind.PAYMENT_RECEIVED
+        if ev.kind in (Kind.PAYMENT_RECEIVED, Kind.PAYMENT_CONFIRMED)
         else ev
         for ev in events
     ]
     with store.write():
-        _store_evidence_and_txs(store, result, evidence)
+        matched = {p.block_hash for p in result.observation.payments if p.block_hash}
+        store_with_evidence(
+            store,
+            result.txs.values(),
+            evidence,
+            interesting_urls={url for url in _urls(evidence) if any(h in url for h in matched)},
+        )
         unconfirm_blocks(store, result.observation.orphaned_blocks)
         if result.reorg_fork is not None:
             from btcwatch.store.watchstate import drop_scanned_above
@@ -233,11 +240,5 @@ def _when(block_time: int | None, now: datetime) -> datetime:
     return datetime.fromtimestamp(block_time, UTC) if block_time else now
 
 
-def _store_evidence_and_txs(store: Store, result: PollResult, log: EvidenceLog | None) -> None:
-    items = log.drain() if log else []
-    matched_blocks = {h for h in {p.block_hash for p in result.observation.payments} if h}
-    interesting = {ev.url for ev in items if any(h in ev.url for h in matched_blocks)}
-    saved = [(save_evidence(store, ev, keep_body=keep_body(ev, interesting)), ev) for ev in items]
-    index = index_by_txid(saved, {})
-    for tx in result.txs.values():
-        save_txs(store, [tx], index.get(tx.txid))
+def _urls(log: EvidenceLog | None) -> list[str]:
+    return [ev.url for ev in log.items] if log else []

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from btcwatch.providers.factory import make_pool
 
 from btcwatch.chain.network import network_by_name
 from btcwatch.config import Settings
 from btcwatch.errors import BtcwatchError
 from btcwatch.prices import PriceTable
 from btcwatch.providers.base import Provider
+from btcwatch.providers.factory import make_pool
 from btcwatch.store import Store
+from btcwatch.store.evidence import EvidenceLog
 from btcwatch.watch.alerts import Sink, parse_sink
-from btcwatch.watch.evidence import EvidenceLog
 from btcwatch.watch.lock import watch_lock
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 

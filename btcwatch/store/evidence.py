@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from btcwatch.model import Evidence
+from btcwatch.model import Evidence, Tx
+from btcwatch.store.chaindata import save_evidence, save_txs
+from btcwatch.store.db import Store
 
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
 KEEP_BODY_LIMIT = 256 * 1024
@@ -57,3 +59,20 @@ def index_by_txid(
 
 def keep_body(ev: Evidence, interesting_urls: set[str]) -> bool:
     return len(ev.body) <= KEEP_BODY_LIMIT or ev.url in interesting_urls
+
+
+def store_with_evidence(
+    store: Store,
+    txs: Iterable[Tx],
+    log: EvidenceLog | None,
+    interesting_urls: set[str] | None = None,
+    raw_blocks: dict[str, list[str]] | None = None,
+) -> None:
+    """Archive the drained responses, then store each tx pointing at the one it came from."""
+    items = log.drain() if log else []
+    keep = interesting_urls or set()
+    with store.write():
+        saved = [(save_evidence(store, ev, keep_body=keep_body(ev, keep)), ev) for ev in items]
+        index = index_by_txid(saved, raw_blocks or {})
+        for tx in txs:
+            save_txs(store, [tx], index.get(tx.txid))

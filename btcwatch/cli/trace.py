@@ -1,0 +1,197 @@
+"""`trace` and `traces`: follow the money and revisit earlier runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+
+from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
+from btcwatch.errors import InputError
+from btcwatch.money import format_btc, parse_amount
+from btcwatch.prices import PriceTable
+from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.traces import get_run, list_runs
+from btcwatch.trace.follow import DEFAULT_STOP_AT, TraceParams
+from btcwatch.trace.service import run_trace
+
+traces_app = typer.Typer(help="List and inspect stored trace runs.", no_args_is_help=True)
+
+
+def _min_value(text: str | None) -> int:
+    if not text:
+        return 0
+    amount = parse_amount(text)
+    if amount.is_fiat:
+        raise InputError("--min-value takes BTC or sat amounts, e.g. 0.001BTC or 10000sat")
+    return amount.to_sats()
+
+
+def trace(
+    ctx: typer.Context,
+    targets: list[str] = typer.Argument(None, help="ADDRESS, TXID or TXID:VOUT to start from."),
+    case: str | None = typer.Option(None, "--case", help="Start from a case's ransom payments."),
+    hops: int = typer.Option(12, "--hops", help="Follow at most this many transactions deep."),
+    min_value: str | None = typer.Option(
+        None, "--min-value", help="Ignore outputs below, e.g. 0.001BTC or 10000sat."
+    ),
+    max_fanout: int = typer.Option(
+        20, "--max-fanout", help="Stop at txs with more outputs (batch payouts of services)."
+    ),
+    taint: str = typer.Option("haircut", "--taint", help="haircut, poison or fifo."),
+    stop_at: list[str] = typer.Option(
+        [],
+        "--stop-at",
+        help="Tag categories that end a branch "
+        f"(repeatable; default {', '.join(DEFAULT_STOP_AT)}).",
+    ),
+    explorer: list[str] = ExplorerOption,
+    proxy: str | None = ProxyOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Follow the money forward from ransom payments, addresses or transactions."""
+    if (case is None) == (not targets):
+        raise InputError("give either --case NAME or addresses/txids to trace, not both")
+    if hops < 1 or max_fanout < 1:
+        raise InputError("--hops and --max-fanout must be at least 1")
+    params = TraceParams(
+        hops, _min_value(min_value), max_fanout, taint, tuple(stop_at) or DEFAULT_STOP_AT
+    )
+    st = state(ctx)
+    settings = st.settings(explorer=tuple(explorer) or None, proxy=proxy)
+    store = st.store()
+    log = EvidenceLog()
+
+    async def go() -> dict[str, Any]:
+        provider = open_provider(settings, log)
+        try:
+            _, _, summary = await run_trace(
+                store,
+                provider,
+                params,
+                case=case,
+                targets=targets or [],
+                log=log,
+                prices=PriceTable.load_default(),
+            )
+        finally:
+            await provider.aclose()
+        return summary
+
+    summary = asyncio.run(go())
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(summary)
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """The readable trace summary: entities, peel chain, CoinJoins, clusters, stops."""
+    typer.echo(
+        f"trace run {s['run_id']}: {len(s['sources'])} sources, "
+        f"{format_btc(s['source_total_sat'])} BTC, {s['txs']} txs, {s['hops']} hops, "
+        f"{s['requests']} explorer requests"
+    )
+    typer.echo("where the money went (tainted, " + s["params"]["taint"] + "):")
+    for entity, sats in s["entities"].items():
+        eur = s.get("entities_fiat", {}).get(entity, {}).get("EUR")
+        typer.echo(f"  {entity}: {format_btc(sats)} BTC" + (f" ({eur} EUR)" if eur else ""))
+    for chain in s["peel_chains"]:
+        typer.echo(
+            f"peel chain from {chain['start_txid']}: {chain['hops']} peels, "
+            f"{format_btc(chain['total_peeled_sat'])} BTC peeled"
+        )
+    for txid in s["coinjoins"]:
+        typer.echo(f"CoinJoin reached: {txid} (trail stops)")
+    for cluster in s["clusters"]:
+        if len(cluster["addresses"]) > 2:
+            typer.echo(f"cluster of {len(cluster['addresses'])} addresses around {cluster['id']}")
+    reasons: dict[str, int] = {}
+    for e in s["endpoints"]:
+        reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
+    typer.echo("stops: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+
+
+@traces_app.command("list")
+def traces_list(
+    ctx: typer.Context,
+    case: str | None = typer.Option(None, "--case"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List trace runs."""
+    rows = [
+        {
+            "id": r.id,
+            "case": r.case,
+            "status": r.status,
+            "started_at": r.started_at,
+            "requests": r.requests,
+            "txs": r.summary.get("txs"),
+            "entities": r.summary.get("entities", {}),
+        }
+        for r in list_runs(state(ctx).store(), case)
+    ]
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["id", "case", "status", "started_at", "requests", "txs"])
+
+
+@traces_app.command("show")
+def traces_show(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a stored trace run's summary."""
+    run = get_run(state(ctx).store(), run_id)
+    if not run.summary.get("endpoints") and run.status != "done":
+        info(f"trace run {run_id} is {run.status}: {run.summary.get('error', '')}")
+        return
+    if as_json:
+        emit_json(run.summary)
+    else:
+        print_summary(run.summary)
+
+
+@traces_app.command("rerun")
+def traces_rerun(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(...),
+    explorer: list[str] = ExplorerOption,
+    proxy: str | None = ProxyOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Trace again with a stored run's sources and parameters (new spends are picked up)."""
+    st = state(ctx)
+    run = get_run(st.store(), run_id)
+    p = run.params
+    params = TraceParams(
+        p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"])
+    )
+    settings = st.settings(explorer=tuple(explorer) or None, proxy=proxy)
+    log = EvidenceLog()
+
+    async def go() -> dict[str, Any]:
+        provider = open_provider(settings, log)
+        try:
+            _, _, summary = await run_trace(
+                st.store(),
+                provider,
+                params,
+                case=run.case,
+                targets=run.sources,
+                log=log,
+                prices=PriceTable.load_default(),
+            )
+        finally:
+            await provider.aclose()
+        return summary
+
+    summary = asyncio.run(go())
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(summary)

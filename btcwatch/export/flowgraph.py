@@ -1,0 +1,66 @@
+"""A stored trace run as the graph the writers take: reopened, labelled, priced, evidenced."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from btcwatch.errors import InputError
+from btcwatch.prices import PriceTable
+from btcwatch.store import Store
+from btcwatch.store.cases import get_case, list_addresses
+from btcwatch.store.traces import get_run, latest_run
+from btcwatch.trace.graph import build_graph
+from btcwatch.trace.service import reopen, tag_index
+
+
+def resolve_run(store: Store, *, case: str | None, run_id: int | None) -> int:
+    """The run to export: the one named, or the case's latest finished trace."""
+    if (case is None) == (run_id is None):
+        raise InputError("give exactly one of --case NAME or --trace ID")
+    if run_id is not None:
+        get_run(store, run_id)
+        return run_id
+    assert case is not None
+    get_case(store, case)
+    run = latest_run(store, case)
+    if run is None:
+        raise InputError(
+            f"case {case!r} has no finished trace yet: run `btcwatch trace --case {case}` first"
+        )
+    return run.id
+
+
+def evidence_refs(store: Store, txids: list[str]) -> dict[str, str]:
+    """txid -> "provider URL fetched-at sha256" of the response it was stored from."""
+    refs: dict[str, str] = {}
+    for start in range(0, len(txids), 500):
+        chunk = txids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = store.db.execute(
+            "SELECT t.txid, e.provider, e.url, e.fetched_at, e.sha256 FROM transactions t "
+            f"JOIN evidence e ON e.id = t.evidence_id WHERE t.txid IN ({marks})",
+            chunk,
+        ).fetchall()
+        for txid, provider, url, fetched_at, sha in rows:
+            refs[txid] = f"{provider} {url} {fetched_at} sha256:{sha}"
+    return refs
+
+
+def run_graph(store: Store, run_id: int, prices: PriceTable | None = None) -> nx.MultiDiGraph:
+    """Rebuild a stored run (no network) as a schema-valid graph."""
+    run = get_run(store, run_id)
+    analysis = reopen(store, run_id)
+    watched = list_addresses(store, run.case) if run.case else []
+    title = f"btcwatch trace {run_id}" + (f" of case {run.case}" if run.case else "")
+    return build_graph(
+        analysis,
+        title=title,
+        case=run.case or "",
+        run_id=run_id,
+        created_at=run.finished_at or run.started_at,
+        roles={w.address: w.role.value for w in watched},
+        labels={w.address: w.label for w in watched if w.label},
+        tags=tag_index(store),
+        prices=prices,
+        evidence=evidence_refs(store, sorted(analysis.flow.txs)),
+    )

@@ -1,0 +1,113 @@
+"""Trace runs: parameters, sources, the transactions walked, stops with taint, findings.
+
+A run can be listed, reopened (its flow rebuilt from these rows and the stored transactions),
+re-run with the same parameters, and exported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from btcwatch.errors import InputError
+from btcwatch.store.db import Store, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRun:
+    id: int
+    case: str | None
+    sources: list[str]
+    params: dict[str, Any]
+    status: str
+    started_at: str
+    finished_at: str | None
+    requests: int
+    summary: dict[str, Any]
+
+
+def _run(row: dict[str, Any]) -> TraceRun:
+    return TraceRun(
+        row["id"],
+        row["case_name"],
+        json.loads(row["sources"]),
+        json.loads(row["params"]),
+        row["status"],
+        row["started_at"],
+        row["finished_at"],
+        row["requests"],
+        json.loads(row["summary"] or "{}"),
+    )
+
+
+def start_run(
+    store: Store, case: str | None, sources: Sequence[str], params: dict[str, Any]
+) -> int:
+    with store.write() as db:
+        table = db.table("trace_runs")
+        table.insert(
+            {
+                "case_name": case,
+                "sources": json.dumps(list(sources)),
+                "params": json.dumps(params, sort_keys=True),
+                "status": "running",
+                "started_at": utc_now(),
+            }
+        )
+        return int(table.last_rowid or 0)
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    status: str,
+    requests: int,
+    summary: dict[str, Any],
+    sources: Iterable[dict[str, Any]] = (),
+    txs: Iterable[dict[str, Any]] = (),
+    stops: Iterable[dict[str, Any]] = (),
+    findings: Iterable[dict[str, Any]] = (),
+) -> None:
+    """Store a run's results in one transaction (a failed run keeps its error in the summary)."""
+    with store.write() as db:
+        db.table("trace_sources").insert_all([{**r, "run_id": run_id} for r in sources])
+        db.table("trace_txs").insert_all([{**r, "run_id": run_id} for r in txs])
+        db.table("trace_stops").insert_all([{**r, "run_id": run_id} for r in stops])
+        db.table("trace_findings").insert_all(
+            [
+                {**r, "run_id": run_id, "facts": json.dumps(r["facts"], sort_keys=True)}
+                for r in findings
+            ]
+        )
+        db.execute(
+            "UPDATE trace_runs SET status = ?, requests = ?, summary = ?, finished_at = ? "
+            "WHERE id = ?",
+            [status, requests, json.dumps(summary, sort_keys=True), utc_now(), run_id],
+        )
+
+
+def get_run(store: Store, run_id: int) -> TraceRun:
+    rows = list(store.db.table("trace_runs").rows_where("id = ?", [run_id]))
+    if not rows:
+        raise InputError(f"no trace run {run_id} (see `btcwatch traces list`)")
+    return _run(rows[0])
+
+
+def list_runs(store: Store, case: str | None = None) -> list[TraceRun]:
+    where, params = ("case_name = ?", [case]) if case else (None, [])
+    return [_run(r) for r in store.db.table("trace_runs").rows_where(where, params, order_by="id")]
+
+
+def latest_run(store: Store, case: str) -> TraceRun | None:
+    runs = [r for r in list_runs(store, case) if r.status == "done"]
+    return runs[-1] if runs else None
+
+
+def run_rows(store: Store, run_id: int, table: str) -> list[dict[str, Any]]:
+    """The rows of one run in trace_sources, trace_txs, trace_stops or trace_findings."""
+    if table not in ("trace_sources", "trace_txs", "trace_stops", "trace_findings"):
+        raise ValueError(table)
+    return list(store.db.table(table).rows_where("run_id = ?", [run_id], order_by="rowid"))

@@ -1,0 +1,205 @@
+"""Follow the money: a breadth-first search forward over spends, from sources to stops.
+
+Each hop asks who spent the frontier's outputs (outspends, batched per transaction) and fetches
+the spending transactions (once per database); each followed output either joins the next
+frontier or stops for a recorded reason. Heuristics run on the collected flow afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from btcwatch.errors import ProviderError
+from btcwatch.model import OutPoint, Tx
+from btcwatch.trace.coinjoin import detect_coinjoin
+from btcwatch.trace.deposits import sweep_entity
+from btcwatch.trace.evidence import Finding
+from btcwatch.trace.source import CachedChain
+from btcwatch.trace.tagindex import TagIndex
+
+DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
+
+
+class StopReason(StrEnum):
+    TAGGED = "tagged"  # reached a tagged entity in --stop-at
+    DEPOSIT = "exchange_deposit"  # an address the exchange swept into its tagged hot wallet
+    COINJOIN = "coinjoin"
+    UNSPENT = "unspent"
+    HOP_LIMIT = "hop_limit"
+    MIN_VALUE = "min_value"
+    FANOUT = "fanout"
+    NO_ADDRESS = "no_address"  # OP_RETURN and other scripts nobody can spend by address
+    ERROR = "provider_error"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceParams:
+    hops: int = 12
+    min_value: int = 0
+    max_fanout: int = 20
+    taint: str = "haircut"
+    stop_at: tuple[str, ...] = DEFAULT_STOP_AT
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    outpoint: OutPoint
+    value: int
+    address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Where one branch of the trail ended, and why."""
+
+    outpoint: OutPoint
+    address: str | None
+    value: int
+    reason: StopReason
+    hop: int
+    entity: str | None = None
+    category: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Flow:
+    """What a search collected: the transactions in the flow and where each branch stopped."""
+
+    sources: list[Source]
+    txs: dict[str, Tx] = field(default_factory=dict)
+    hop_of: dict[str, int] = field(default_factory=dict)
+    stops: dict[OutPoint, Stop] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    followed: set[OutPoint] = field(default_factory=set)
+    walked: set[str] = field(default_factory=set)  # spending txs the money was followed through
+
+    def taint_txs(self) -> dict[str, Tx]:
+        """The transactions taint flows through (not the CoinJoins or sweeps it stopped at)."""
+        return {t: self.txs[t] for t in self.walked}
+
+
+async def follow(
+    chain: CachedChain, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+) -> Flow:
+    """Search forward from ``sources`` until every branch has stopped."""
+    flow = Flow(list(sources))
+    source_txids = {s.outpoint.txid for s in sources}
+    if source_txids:
+        flow.txs.update(await chain.txs(sorted(source_txids)))
+        for txid in source_txids:
+            flow.hop_of[txid] = 0
+    frontier = [(s.outpoint, 0) for s in sources]
+    entities = tags.entities()
+    while frontier:
+        ops = [op for op, _ in frontier]
+        hop_of_op = dict(frontier)
+        flow.followed.update(ops)
+        answers = await chain.spenders(ops)
+        spenders: dict[OutPoint, str] = {}
+        for op in ops:
+            answer = answers.get(op)
+            if isinstance(answer, ProviderError):
+                _stop(flow, op, StopReason.ERROR, hop_of_op[op], detail=str(answer))
+            elif answer is None:
+                _stop(flow, op, StopReason.UNSPENT, hop_of_op[op])
+            else:
+                spenders[op] = answer
+        wanted = sorted({t for t in spenders.values() if t not in flow.txs})
+        flow.txs.update(await chain.txs(wanted))
+        next_frontier: dict[OutPoint, int] = {}
+        barrier: dict[str, tuple[StopReason, str | None, str] | None] = {}
+        for op in ops:
+            spender = spenders.get(op)
+            if spender is None:
+                continue
+            tx = flow.txs[spender]
+            hop = hop_of_op[op] + 1
+            if spender not in barrier:
+                barrier[spender] = _barrier(flow, tx, entities)
+            stop = barrier[spender]
+            flow.hop_of.setdefault(tx.txid, hop)
+            if stop is not None:
+                reason, entity, detail = stop
+                _stop(
+                    flow,
+                    op,
+                    reason,
+                    hop - 1,
+                    entity,
+                    "exchange" if reason is StopReason.DEPOSIT else None,
+                    detail,
+                )
+                continue
+            flow.walked.add(tx.txid)
+            for vout, out in enumerate(tx.outputs):
+                child = OutPoint(tx.txid, vout)
+                if child in flow.followed or child in next_frontier or child in flow.stops:
+                    continue
+                ended = _output_stop(tx, vout, hop, params, tags)
+                if ended is None:
+                    next_frontier[child] = hop
+                    continue
+                who = tags.get(out.address)
+                entity = who.entity if who and ended is StopReason.TAGGED else None
+                _stop(flow, child, ended, hop, entity, who.category if who else None)
+        frontier = sorted(next_frontier.items())
+    return flow
+
+
+def _barrier(
+    flow: Flow, tx: Tx, entities: Mapping[str, str]
+) -> tuple[StopReason, str | None, str] | None:
+    """A spending tx we do not walk through: a CoinJoin, or an exchange sweeping its deposits."""
+    coinjoin = detect_coinjoin(tx)
+    if coinjoin is not None:
+        flow.findings.append(coinjoin)
+        return StopReason.COINJOIN, None, tx.txid
+    sweep = sweep_entity(tx, entities)
+    if sweep is not None:
+        entity, hot_wallet, _ = sweep
+        return StopReason.DEPOSIT, entity, f"swept by {tx.txid} into {hot_wallet}"
+    return None
+
+
+def _output_stop(
+    tx: Tx, vout: int, hop: int, params: TraceParams, tags: TagIndex
+) -> StopReason | None:
+    out = tx.outputs[vout]
+    attribution = tags.get(out.address)
+    if attribution is not None and attribution.category in params.stop_at:
+        return StopReason.TAGGED
+    if out.address is None:
+        return StopReason.NO_ADDRESS
+    if out.value < params.min_value:
+        return StopReason.MIN_VALUE
+    if len(tx.outputs) > params.max_fanout:
+        return StopReason.FANOUT
+    if hop >= params.hops:
+        return StopReason.HOP_LIMIT
+    return None
+
+
+def _stop(
+    flow: Flow,
+    op: OutPoint,
+    reason: StopReason,
+    hop: int,
+    entity: str | None = None,
+    category: str | None = None,
+    detail: str = "",
+) -> None:
+    tx = flow.txs.get(op.txid)
+    out = tx.outputs[op.vout] if tx is not None and op.vout < len(tx.outputs) else None
+    flow.stops[op] = Stop(
+        op,
+        out.address if out else None,
+        out.value if out else 0,
+        reason,
+        hop,
+        entity,
+        category,
+        detail,
+    )

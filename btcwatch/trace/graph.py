@@ -1,0 +1,225 @@
+"""The traced flow as a value-carrying networkx graph: what every export format writes.
+
+Address and transaction nodes; edges keyed by outpoint carry sats, BTC, EUR, time, height,
+taint and the hop. No attribute is ever None (GraphML and GEXF break on it): unknowns are
+"" or -1, as `btcwatch.export.graph_schema` defines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import networkx as nx
+
+from btcwatch.errors import BtcwatchError
+from btcwatch.model import OutPoint, Tx
+from btcwatch.money import format_btc
+from btcwatch.prices import PriceTable
+from btcwatch.trace.analyse import Analysis
+from btcwatch.trace.follow import StopReason
+from btcwatch.trace.tagindex import TagIndex
+
+
+def addr_id(address: str) -> str:
+    return f"addr:{address}"
+
+
+def tx_id(txid: str) -> str:
+    return f"tx:{txid}"
+
+
+def build_graph(
+    analysis: Analysis,
+    *,
+    title: str,
+    case: str = "",
+    run_id: int | str = "",
+    created_at: str = "",
+    roles: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    tags: TagIndex | None = None,
+    prices: PriceTable | None = None,
+    evidence: Mapping[str, str] | None = None,
+) -> nx.MultiDiGraph:
+    """Nodes for every address and tx of the flow, edges for every input and output."""
+    flow = analysis.flow
+    g = nx.MultiDiGraph(
+        title=title, case=case, trace_id=run_id, created_at=created_at, policy=analysis.params.taint
+    )
+    roles = roles or {}
+    labels = labels or {}
+    evidence = evidence or {}
+    sources = {s.outpoint for s in flow.sources}
+    stop_of = {e.address: e.reason for e in analysis.endpoints if e.address}
+    cluster_ids = {
+        cid: n
+        for n, cid in enumerate(sorted(analysis.clusters, key=analysis.clusters.representative))
+    }
+    peel_txids = {h.txid for c in analysis.peel_chains for h in c.hops}
+    findings: dict[str, list[dict[str, object]]] = {}
+    for f in analysis.findings:
+        findings.setdefault(f.subject.split(":")[0], []).append(f.to_dict())
+
+    def address_node(address: str) -> str:
+        node = addr_id(address)
+        if node not in g:
+            who = tags.get(address) if tags else None
+            entity = next(
+                (e.entity for e in analysis.endpoints if e.address == address and e.entity), None
+            )
+            cid = analysis.clusters.get(address)
+            g.add_node(
+                node,
+                kind="address",
+                address=address,
+                label=labels.get(address, ""),
+                entity=entity or (who.entity if who else ""),
+                category=(who.category if who else "")
+                or ("exchange" if stop_of.get(address) is StopReason.DEPOSIT else ""),
+                role=roles.get(address, ""),
+                cluster=cluster_ids.get(cid, -1) if cid is not None else -1,
+                taint_sat=0,
+                received_sat=0,
+                first_seen=0,
+                stop_reason=str(stop_of.get(address, "")),
+                is_source=False,
+                evidence="",
+            )
+        return node
+
+    for txid in sorted(flow.hop_of):
+        tx = flow.txs.get(txid)
+        if tx is None:
+            continue
+        change = analysis.change.get(txid)
+        g.add_node(
+            tx_id(txid),
+            kind="tx",
+            txid=txid,
+            height=tx.block.height if tx.block else -1,
+            time=tx.block.time if tx.block else 0,
+            fee_sat=tx.fee or 0,
+            coinjoin=any(f["heuristic"] == "coinjoin" for f in findings.get(txid, [])),
+            peel=txid in peel_txids,
+            change_vout=change.vout if change and change.vout is not None else -1,
+            findings=json.dumps(findings.get(txid, []), sort_keys=True),
+            evidence=evidence.get(txid, ""),
+        )
+    for txid in sorted(flow.hop_of):
+        tx = flow.txs.get(txid)
+        if tx is None:
+            continue
+        hop = flow.hop_of[txid]
+        _inputs(g, analysis, tx, hop, address_node, prices)
+        if txid in flow.walked or hop == 0:
+            _outputs(g, analysis, tx, hop, address_node, prices, sources)
+    source_txids = {op.txid for op in sources} - set(flow.hop_of)
+    for txid in sorted(source_txids):
+        tx = flow.txs.get(txid)
+        if tx is None:
+            continue
+        for vout, out in enumerate(tx.outputs):
+            if tx.outpoint(vout) in sources and out.address:
+                node = address_node(out.address)
+                g.nodes[node]["is_source"] = True
+                _credit(
+                    g,
+                    node,
+                    out.value,
+                    analysis.taint.taint_of(tx.outpoint(vout)),
+                    tx.block.time if tx.block else 0,
+                )
+    return g
+
+
+def _value_eur(prices: PriceTable | None, sats: int, time: int) -> str:
+    if prices is None or not time:
+        return ""
+    try:
+        value, _ = prices.value(sats, datetime.fromtimestamp(time, UTC).date(), "EUR")
+    except BtcwatchError:
+        return ""
+    return str(value)
+
+
+def _credit(g: nx.MultiDiGraph, node: str, value: int, taint: int, time: int) -> None:
+    attrs = g.nodes[node]
+    attrs["received_sat"] += value
+    attrs["taint_sat"] += taint
+    if time and (not attrs["first_seen"] or time < attrs["first_seen"]):
+        attrs["first_seen"] = time
+
+
+def _inputs(
+    g: nx.MultiDiGraph,
+    analysis: Analysis,
+    tx: Tx,
+    hop: int,
+    address_node: Callable[[str], str],
+    prices: PriceTable | None,
+) -> None:
+    time = tx.block.time if tx.block else 0
+    for txin in tx.inputs:
+        if txin.prevout is None or txin.prev_address is None:
+            continue
+        taint = analysis.taint.taint_of(txin.prevout)
+        if not taint and txin.prevout not in analysis.flow.followed:
+            continue  # untainted inputs from outside (e.g. dust) stay out of the picture
+        node = address_node(txin.prev_address)
+        value = txin.prev_value or 0
+        g.add_edge(
+            node,
+            tx_id(tx.txid),
+            key=str(txin.prevout),
+            kind="input",
+            outpoint=str(txin.prevout),
+            value_sat=value,
+            value_btc=format_btc(value),
+            value_eur=_value_eur(prices, value, time),
+            time=time,
+            height=tx.block.height if tx.block else -1,
+            taint_sat=taint,
+            is_change=False,
+            hop=hop,
+        )
+
+
+def _outputs(
+    g: nx.MultiDiGraph,
+    analysis: Analysis,
+    tx: Tx,
+    hop: int,
+    address_node: Callable[[str], str],
+    prices: PriceTable | None,
+    sources: set[OutPoint],
+) -> None:
+    time = tx.block.time if tx.block else 0
+    change = analysis.change.get(tx.txid)
+    for vout, out in enumerate(tx.outputs):
+        if out.address is None:
+            continue
+        op = tx.outpoint(vout)
+        if hop == 0 and op not in sources:
+            continue
+        node = address_node(out.address)
+        taint = analysis.taint.taint_of(op)
+        if op in sources:
+            g.nodes[node]["is_source"] = True
+        _credit(g, node, out.value, taint, time)
+        g.add_edge(
+            tx_id(tx.txid),
+            node,
+            key=str(op),
+            kind="output",
+            outpoint=str(op),
+            value_sat=out.value,
+            value_btc=format_btc(out.value),
+            value_eur=_value_eur(prices, out.value, time),
+            time=time,
+            height=tx.block.height if tx.block else -1,
+            taint_sat=taint,
+            is_change=bool(change and change.vout == vout),
+            hop=hop,
+        )

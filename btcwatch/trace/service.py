@@ -1,0 +1,228 @@
+"""`btcwatch trace` as a library call: find the sources, follow, analyse, store the run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from btcwatch.case import Role
+from btcwatch.errors import BtcwatchError, InputError
+from btcwatch.model import OutPoint, is_txid
+from btcwatch.prices import PriceTable
+from btcwatch.providers.base import Provider
+from btcwatch.store import Store
+from btcwatch.store.cases import get_case, list_addresses
+from btcwatch.store.chaindata import load_txs
+from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.tags import list_tags
+from btcwatch.store.traces import finish_run, get_run, run_rows, start_run
+from btcwatch.store.watchstate import watched_outputs
+from btcwatch.tags import default_tags
+from btcwatch.trace.analyse import Analysis, analyse, to_json
+from btcwatch.trace.coinjoin import detect_coinjoin
+from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
+from btcwatch.trace.source import CachedChain
+from btcwatch.trace.tagindex import TagIndex
+
+
+def tag_index(store: Store) -> TagIndex:
+    """Shipped tag packs plus everything imported into this database."""
+    return TagIndex(default_tags(), list_tags(store))
+
+
+async def resolve_sources(
+    store: Store, chain: CachedChain, *, case: str | None = None, targets: Sequence[str] = ()
+) -> list[Source]:
+    """The outputs a trace starts from: a case's ransom payments, or addresses/txids/outpoints."""
+    sources: dict[OutPoint, Source] = {}
+    if case is not None:
+        get_case(store, case)
+        ransom = [w.address for w in list_addresses(store, case, roles=[Role.RANSOM])]
+        seen = [o for o in watched_outputs(store, case) if o.address in ransom]
+        for o in seen:
+            sources[o.outpoint] = Source(o.outpoint, o.value, o.address)
+        missing = [a for a in ransom if a not in {o.address for o in seen}]
+        targets = [*targets, *missing]
+    for target in targets:
+        for s in await _sources_of(chain, target.strip()):
+            sources.setdefault(s.outpoint, s)
+    if not sources:
+        raise InputError("nothing to trace: no payments found for the given sources")
+    return sorted(sources.values(), key=lambda s: str(s.outpoint))
+
+
+async def _sources_of(chain: CachedChain, target: str) -> list[Source]:
+    if ":" in target:
+        op = OutPoint.parse(target)
+        tx = (await chain.txs([op.txid]))[op.txid]
+        if op.vout >= len(tx.outputs):
+            raise InputError(f"{target}: transaction has only {len(tx.outputs)} outputs")
+        out = tx.outputs[op.vout]
+        return [Source(op, out.value, out.address)]
+    if is_txid(target):
+        tx = (await chain.txs([target.lower()]))[target.lower()]
+        return [
+            Source(tx.outpoint(v), o.value, o.address)
+            for v, o in enumerate(tx.outputs)
+            if o.address is not None
+        ]
+    from btcwatch.chain.address import Address
+
+    address = str(Address.parse(target, chain.provider.network))
+    history = await chain.provider.address_history(address)
+    return [
+        Source(tx.outpoint(v), o.value, o.address)
+        for tx in history
+        for v, o in enumerate(tx.outputs)
+        if o.address == address
+    ]
+
+
+async def run_trace(
+    store: Store,
+    provider: Provider,
+    params: TraceParams,
+    *,
+    case: str | None = None,
+    targets: Sequence[str] = (),
+    log: EvidenceLog | None = None,
+    prices: PriceTable | None = None,
+) -> tuple[int, Analysis, dict[str, Any]]:
+    """Trace and store the run; returns (run id, analysis, JSON summary)."""
+    if params.taint not in ("haircut", "poison", "fifo"):
+        raise InputError(f"unknown taint policy {params.taint!r} (use haircut, poison or fifo)")
+    chain = CachedChain(provider, store, log)
+    before = provider.requests
+    run_id = start_run(store, case, list(targets), asdict(params))
+    try:
+        sources = await resolve_sources(store, chain, case=case, targets=targets)
+        flow = await follow(chain, sources, params, tag_index(store))
+        result = analyse(flow, params)
+    except BtcwatchError as exc:
+        finish_run(
+            store,
+            run_id,
+            status="failed",
+            requests=provider.requests - before,
+            summary={"error": str(exc)},
+        )
+        raise
+    summary = to_json(
+        result, requests=provider.requests - before, run_id=run_id, fiat=entity_fiat(result, prices)
+    )
+    summary["cache"] = {"fetched_txs": chain.fetched, "cached_txs": chain.cached}
+    _save(store, run_id, result, summary)
+    return run_id, result, summary
+
+
+def entity_fiat(result: Analysis, prices: PriceTable | None) -> dict[str, dict[str, str]]:
+    """Tainted EUR and USD per entity, each endpoint valued at its own day's price."""
+    if prices is None:
+        return {}
+    totals: dict[str, dict[str, Decimal]] = {}
+    for e in result.endpoints:
+        name = e.entity or ("CoinJoin" if e.reason == StopReason.COINJOIN else None)
+        if not name or not e.taint_sat or e.time is None:
+            continue
+        day = datetime.fromtimestamp(e.time, UTC).date()
+        for currency in ("EUR", "USD"):
+            try:
+                value, _ = prices.value(e.taint_sat, day, currency)
+            except BtcwatchError:
+                continue
+            per = totals.setdefault(name, {})
+            per[currency] = per.get(currency, Decimal(0)) + value
+    return {k: {c: str(v) for c, v in per.items()} for k, per in sorted(totals.items())}
+
+
+def _save(store: Store, run_id: int, result: Analysis, summary: dict[str, Any]) -> None:
+    flow = result.flow
+    finish_run(
+        store,
+        run_id,
+        status="done",
+        requests=summary["requests"],
+        summary=summary,
+        sources=[
+            {
+                "txid": s.outpoint.txid,
+                "vout": s.outpoint.vout,
+                "address": s.address,
+                "value_sat": s.value,
+            }
+            for s in flow.sources
+        ],
+        txs=[
+            {"txid": t, "hop": h, "walked": t in flow.walked}
+            for t, h in sorted(flow.hop_of.items())
+        ],
+        stops=[
+            {
+                "txid": e.outpoint.txid,
+                "vout": e.outpoint.vout,
+                "address": e.address,
+                "value_sat": e.value_sat,
+                "taint_sat": e.taint_sat,
+                "reason": e.reason,
+                "entity": e.entity,
+                "category": e.category,
+                "hop": e.hop,
+                "detail": e.detail,
+            }
+            for e in result.endpoints
+        ],
+        findings=[
+            {
+                "subject": f.subject,
+                "heuristic": f.heuristic,
+                "verdict": f.verdict,
+                "confidence": f.confidence,
+                "facts": dict(f.facts),
+            }
+            for f in result.findings
+        ],
+    )
+
+
+def reopen(store: Store, run_id: int) -> Analysis:
+    """Rebuild a stored run's analysis from its rows and the stored transactions (no network)."""
+    run = get_run(store, run_id)
+    if run.status != "done":
+        raise InputError(f"trace run {run_id} is {run.status}; nothing to reopen")
+    sources = [
+        Source(OutPoint(r["txid"], r["vout"]), r["value_sat"], r["address"])
+        for r in run_rows(store, run_id, "trace_sources")
+    ]
+    tx_rows = run_rows(store, run_id, "trace_txs")
+    txids = sorted({r["txid"] for r in tx_rows} | {s.outpoint.txid for s in sources})
+    flow = Flow(
+        sources,
+        txs=load_txs(store, txids),
+        hop_of={r["txid"]: r["hop"] for r in tx_rows},
+        walked={r["txid"] for r in tx_rows if r["walked"]},
+    )
+    for r in run_rows(store, run_id, "trace_stops"):
+        op = OutPoint(r["txid"], r["vout"])
+        flow.stops[op] = Stop(
+            op,
+            r["address"],
+            r["value_sat"],
+            StopReason(r["reason"]),
+            r["hop"],
+            r["entity"],
+            r["category"],
+            r["detail"],
+        )
+    for stop in flow.stops.values():
+        joined = flow.txs.get(stop.detail) if stop.reason is StopReason.COINJOIN else None
+        finding = detect_coinjoin(joined) if joined is not None else None
+        if finding is not None and finding not in flow.findings:
+            flow.findings.append(finding)
+    p = run.params
+    params = TraceParams(
+        p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"])
+    )
+    return analyse(flow, params)

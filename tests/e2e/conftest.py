@@ -1,0 +1,8 @@
+"""End-to-end tests reuse the providers' recorded-explorer fakes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "providers"))
