@@ -193,7 +193,9 @@ def _joinmarket(s: _Shape) -> Finding | None:
 def _generic(s: _Shape) -> Finding | None:
     if s.n_equal < MIN_EQUAL_OUTPUTS or s.denomination < MIN_DENOMINATION:
         return None
-    if s.owners < s.n_equal or 3 * s.n_equal < len(s.values):
+    # A participant may take more than one equal output (several registered inputs or
+    # mixing levels), so require many distinct owners, not one per equal output.
+    if s.owners < max(MIN_EQUAL_OUTPUTS, (s.n_equal + 1) // 2) or 3 * s.n_equal < len(s.values):
         return None
     return s.finding("generic", 0.6)
 

@@ -19,7 +19,7 @@ from btcwatch.store.chaindata import load_txs
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.tags import list_tags
 from btcwatch.store.traces import finish_run, get_run, run_rows, start_run
-from btcwatch.store.watchstate import watched_outputs
+from btcwatch.store.watchstate import address_stats, watched_outputs
 from btcwatch.tags import default_tags
 from btcwatch.trace.analyse import Analysis, analyse, to_json
 from btcwatch.trace.coinjoin import detect_coinjoin
@@ -44,7 +44,10 @@ async def resolve_sources(
         seen = [o for o in watched_outputs(store, case) if o.address in ransom]
         for o in seen:
             sources[o.outpoint] = Source(o.outpoint, o.value, o.address)
-        missing = [a for a in ransom if a not in {o.address for o in seen}]
+        # Addresses the watcher has synced are known to be unpaid; ask only about the others.
+        synced = set(address_stats(store))
+        paid = {o.address for o in seen}
+        missing = [a for a in ransom if a not in paid and a not in synced]
         targets = [*targets, *missing]
     for target in targets:
         for s in await _sources_of(chain, target.strip()):
