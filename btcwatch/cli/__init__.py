@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch import __version__
-from btcwatch.cli import cases, export, sim, tags, trace, watch
+from btcwatch.cli import cases, demo, export, sim, tags, trace, watch
 from btcwatch.cli.context import BtcwatchGroup, State
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ app.add_typer(trace.traces_app, name="traces")
 app.add_typer(tags.tags_app, name="tags")
 app.command("export")(export.export)
 app.add_typer(sim.app, name="sim")
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

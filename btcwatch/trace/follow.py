@@ -157,10 +157,16 @@ def _barrier(
     if coinjoin is not None:
         flow.findings.append(coinjoin)
         return StopReason.COINJOIN, None, tx.txid
-    sweep = sweep_entity(tx, entities)
+    # Anything moved whole into one exchange's tagged wallets is that exchange consolidating
+    # its deposits (even one at a time): the spent address is where a freeze request goes.
+    sweep = sweep_entity(tx, entities, min_addresses=1)
     if sweep is not None:
-        entity, hot_wallet, _ = sweep
-        return StopReason.DEPOSIT, entity, f"swept by {tx.txid} into {hot_wallet}"
+        entity, hot_wallet, swept = sweep
+        return (
+            StopReason.DEPOSIT,
+            entity,
+            f"swept by {tx.txid} with {len(swept)} deposit(s) into {hot_wallet}",
+        )
     return None
 
 

@@ -1,0 +1,116 @@
+"""When watched money moves: trace it, watch the attacker's next addresses, flag exchanges.
+
+This is `watch --follow`: it sits above watch and trace (it uses both) and below the CLI.
+The `funds_at_exchange` event it raises is the alert an investigator acts on: which exchange,
+which deposit, how much of the ransom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from btcwatch.case import Role
+from btcwatch.errors import AddressError
+from btcwatch.event import Event, Kind, event_id
+from btcwatch.intake import add_addresses
+from btcwatch.prices import PriceTable
+from btcwatch.providers.base import Provider
+from btcwatch.store import Store
+from btcwatch.store.cases import list_addresses
+from btcwatch.store.evidence import EvidenceLog
+from btcwatch.trace.analyse import Analysis
+from btcwatch.trace.follow import StopReason, TraceParams
+from btcwatch.trace.service import run_trace
+
+NOT_ATTACKER = (StopReason.DEPOSIT, StopReason.TAGGED)
+
+
+@dataclass(slots=True)
+class FollowUp:
+    """What following the money added: trace runs, watched addresses, exchange events."""
+
+    runs: dict[str, int] = field(default_factory=dict)  # case -> trace run id
+    new_addresses: dict[str, list[str]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+def attacker_addresses(analysis: Analysis) -> list[str]:
+    """Addresses the money passed through or rests at that no exchange or service owns."""
+    sources = {s.outpoint for s in analysis.flow.sources}
+    found: dict[str, None] = {}
+    for op in sorted(analysis.flow.followed - sources):
+        stop = analysis.flow.stops.get(op)
+        if stop is not None and (stop.reason in NOT_ATTACKER or stop.entity):
+            continue
+        tx = analysis.flow.txs.get(op.txid)
+        address = tx.outputs[op.vout].address if tx and op.vout < len(tx.outputs) else None
+        if address:
+            found.setdefault(address)
+    return list(found)
+
+
+def exchange_events(case: str, run_id: int, analysis: Analysis) -> list[Event]:
+    """One funds_at_exchange per deposit (or tagged exchange wallet) the ransom reached."""
+    events = []
+    for e in analysis.endpoints:
+        if e.category != "exchange" or not e.entity or not e.taint_sat:
+            continue
+        events.append(
+            Event(
+                event_id(Kind.FUNDS_AT_EXCHANGE, case, e.outpoint.txid, e.outpoint.vout),
+                Kind.FUNDS_AT_EXCHANGE,
+                case,
+                e.address,
+                e.outpoint.txid,
+                e.outpoint.vout,
+                e.taint_sat,
+                e.height,
+                None,
+                {
+                    "entity": e.entity,
+                    "output_value_sat": e.value_sat,
+                    "taint_sat": e.taint_sat,
+                    "reason": e.reason,
+                    "detail": e.detail,
+                    "trace_run": run_id,
+                    "hop": e.hop,
+                },
+            )
+        )
+    return events
+
+
+async def follow_up(
+    store: Store,
+    provider: Provider,
+    cases: Iterable[str],
+    *,
+    params: TraceParams | None = None,
+    log: EvidenceLog | None = None,
+    prices: PriceTable | None = None,
+) -> FollowUp:
+    """Trace each case whose watched money moved; extend its watchlist; flag exchanges."""
+    result = FollowUp()
+    for case in sorted(set(cases)):
+        run_id, analysis, _ = await run_trace(
+            store, provider, params or TraceParams(), case=case, log=log, prices=prices
+        )
+        result.runs[case] = run_id
+        known = {w.address for w in list_addresses(store, case)}
+        fresh = [a for a in attacker_addresses(analysis) if a not in known]
+        if fresh:
+            try:
+                added = add_addresses(
+                    store,
+                    case,
+                    fresh,
+                    role=Role.ATTACKER,
+                    label="found by trace",
+                    source=f"trace:{run_id}",
+                )
+                result.new_addresses[case] = added.added
+            except AddressError:
+                pass  # an address of another network cannot be watched in this case
+        result.events.extend(exchange_events(case, run_id, analysis))
+    return result

@@ -1,0 +1,57 @@
+"""The demo's shipped inputs match the simulator, and the demo reproduces the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from btcwatch.demo import MARKER, run_demo
+from btcwatch.demo_data import demo_files, demo_scenario
+from btcwatch.errors import InputError
+from btcwatch.resources import data_file
+from btcwatch.store import Store
+from btcwatch.store.cases import list_addresses
+from btcwatch.store.events import list_events
+
+
+def test_shipped_demo_files_match_the_scenario() -> None:
+    for name, text in demo_files(demo_scenario()).items():
+        assert data_file("demo", name).read_text(encoding="utf-8") == text, name
+
+
+@pytest.mark.slow
+def test_demo_runs_twice_with_the_same_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "demo-output"
+    first = run_demo(out)
+    truth = first.summary["truth"]
+    trace = first.summary["trace"]
+    exchanges = {k: v for k, v in trace["entities"].items() if k != "CoinJoin"}
+    for name, sats in truth["exchange_totals"].items():
+        assert abs(exchanges[name] - sats) <= sats / 100
+    assert trace["coinjoins"] == [truth["coinjoin_txid"]]
+    for key in ("html", "graphml", "gexf"):
+        assert first.files[key].exists()
+    with Store.open(out / "demo.db") as store:
+        ransom = {w.address for w in list_addresses(store, "vastaamo")}
+        events = list_events(store, case="vastaamo")
+    expected = {(p["txid"], p["vout"]) for p in truth["payments"] if p["kind"] != "rbf_replaced"}
+    received = {
+        (e["txid"], e["vout"])
+        for e in events
+        if e["kind"] == "payment_received"
+        and not e["reverted_by"]
+        and e["address"] in ransom
+        and e["address"] in {r["address"] for r in truth["ransom_addresses"]}
+    }
+    assert received == expected
+    second = run_demo(out)
+    assert second.summary["trace"]["entities"] == trace["entities"]
+    assert (out / MARKER).exists()
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not made by the demo"):
+        run_demo(tmp_path)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
