@@ -77,7 +77,7 @@ def build_graph(
                 label=labels.get(address, ""),
                 entity=entity or (who.entity if who else ""),
                 category=(who.category if who else "")
-                or ("exchange" if stop_of.get(address) is StopReason.DEPOSIT else ""),
+                or ("exchange" if stop_of.get(address) == StopReason.DEPOSIT else ""),
                 role=roles.get(address, ""),
                 cluster=cluster_ids.get(cid, -1) if cid is not None else -1,
                 taint_sat=0,
