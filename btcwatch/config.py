@@ -54,6 +54,7 @@ class Settings:
     network: str = "mainnet"
     confirmations: int = 1
     rate: float | None = None
+    retries: int = 5  # tries per request before an explorer counts as failed
     webhook_secret: str | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
@@ -88,6 +89,12 @@ def _int(value: Any, name: str) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def load_settings(
     *,
     config_path: Path | None = None,
@@ -100,7 +107,16 @@ def load_settings(
     path = config_path or Path(env.get("BTCWATCH_CONFIG", "") or default_config_path())
     raw: dict[str, Any] = _read_toml(path, explicit)
 
-    for key in ("db", "explorer", "proxy", "network", "confirmations", "rate", "webhook_secret"):
+    for key in (
+        "db",
+        "explorer",
+        "proxy",
+        "network",
+        "confirmations",
+        "rate",
+        "retries",
+        "webhook_secret",
+    ):
         value = env.get(f"BTCWATCH_{key.upper()}")
         if value:
             raw[key] = value
@@ -133,6 +149,7 @@ def load_settings(
         network=str(raw.get("network", "mainnet")),
         confirmations=_int(raw.get("confirmations", 1), "confirmations"),
         rate=rate_value,
+        retries=_positive(_int(raw.get("retries", 5), "retries"), "retries"),
         webhook_secret=raw.get("webhook_secret") or None,
         smtp=smtp,
     )

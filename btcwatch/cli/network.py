@@ -8,6 +8,7 @@ import typer
 
 from btcwatch.chain.network import network_by_name
 from btcwatch.config import Settings
+from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_pool
 from btcwatch.store.evidence import EvidenceLog
@@ -37,4 +38,5 @@ def open_provider(
         on_evidence=log,
         rate=settings.rate,
         cross_check=cross_check,
+        retry=RetryPolicy(max_tries=settings.retries),
     )

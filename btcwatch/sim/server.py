@@ -142,7 +142,6 @@ class SimServer:
         self._sleep = sleep
         self.unknown_last_seen = unknown_last_seen
         self.requests: Counter[str] = Counter()
-        self.answers: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self._routes: list[tuple[str, tuple[str, ...], Handler]] = []
         self._add_routes()

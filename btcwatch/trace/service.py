@@ -21,7 +21,7 @@ from btcwatch.store.tags import list_tags
 from btcwatch.store.traces import finish_run, get_run, run_rows, start_run
 from btcwatch.store.watchstate import address_stats, watched_outputs
 from btcwatch.tags import default_tags
-from btcwatch.trace.analyse import Analysis, analyse, to_json
+from btcwatch.trace.analyse import Analysis, Endpoint, analyse, to_json
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
 from btcwatch.trace.source import CachedChain
@@ -117,27 +117,39 @@ async def run_trace(
         result, requests=provider.requests - before, run_id=run_id, fiat=entity_fiat(result, prices)
     )
     summary["cache"] = {"fetched_txs": chain.fetched, "cached_txs": chain.cached}
+    for row, endpoint in zip(summary["endpoints"], result.endpoints, strict=True):
+        fiat = endpoint_fiat(endpoint, prices)
+        row["taint_eur"] = fiat.get("EUR")
+        row["taint_usd"] = fiat.get("USD")
     _save(store, run_id, result, summary)
     return run_id, result, summary
 
 
+def endpoint_fiat(e: Endpoint, prices: PriceTable | None) -> dict[str, str]:
+    """The tainted amount of one endpoint in EUR and USD at its own day's price."""
+    if prices is None or not e.taint_sat or e.time is None:
+        return {}
+    day = datetime.fromtimestamp(e.time, UTC).date()
+    values: dict[str, str] = {}
+    for currency in ("EUR", "USD"):
+        try:
+            value, _ = prices.value(e.taint_sat, day, currency)
+        except BtcwatchError:
+            continue
+        values[currency] = str(value)
+    return values
+
+
 def entity_fiat(result: Analysis, prices: PriceTable | None) -> dict[str, dict[str, str]]:
     """Tainted EUR and USD per entity, each endpoint valued at its own day's price."""
-    if prices is None:
-        return {}
     totals: dict[str, dict[str, Decimal]] = {}
     for e in result.endpoints:
         name = e.entity or ("CoinJoin" if e.reason == StopReason.COINJOIN else None)
-        if not name or not e.taint_sat or e.time is None:
+        if not name:
             continue
-        day = datetime.fromtimestamp(e.time, UTC).date()
-        for currency in ("EUR", "USD"):
-            try:
-                value, _ = prices.value(e.taint_sat, day, currency)
-            except BtcwatchError:
-                continue
+        for currency, value in endpoint_fiat(e, prices).items():
             per = totals.setdefault(name, {})
-            per[currency] = per.get(currency, Decimal(0)) + value
+            per[currency] = per.get(currency, Decimal(0)) + Decimal(value)
     return {k: {c: str(v) for c, v in per.items()} for k, per in sorted(totals.items())}
 
 

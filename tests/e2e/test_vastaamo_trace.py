@@ -87,6 +87,9 @@ def test_freeze_points_are_the_simulated_deposits(case, traced) -> None:
         (e["txid"], e["vout"]): e["entity"] for e in traced["endpoints"] if e["reason"] == "tagged"
     }
     assert {**found, **tagged} == deposits
+    for e in traced["endpoints"]:
+        if e["entity"] and e["entity"] != "CoinJoin":
+            assert e["taint_eur"] and e["taint_usd"]  # priced at the day it arrived
 
 
 def test_stops_at_the_coinjoin_and_recognises_the_peel_chain(case, traced) -> None:
