@@ -34,6 +34,7 @@ from btcwatch.followup import follow_up
 from btcwatch.intake import create_case, import_files
 from btcwatch.prices import PriceTable
 from btcwatch.providers.factory import make_provider
+from btcwatch.report import build_report, render_report
 from btcwatch.resources import data_file
 from btcwatch.sim import SimChain, SimServer
 from btcwatch.store import Store
@@ -146,8 +147,13 @@ def run_demo(
             ):
                 result.files[fmt] = export_graph(graph, fmt, out / name)[0]
             result.summary["trace"] = run.summary
-        if write_report is not None:
-            result.files.update(write_report(store, out))
+        prices = PriceTable.load_default()
+        for fmt, name in (("md", "report.md"), ("html", "report.html")):
+            (out / name).write_text(
+                render_report(store, CASE, fmt, prices=prices), encoding="utf-8"
+            )
+            result.files[f"report_{fmt}"] = out / name
+        result.summary["facts"] = build_report(store, CASE, prices=prices).summary
         result.summary["truth"] = scenario.ground_truth()
     return result
 

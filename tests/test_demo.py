@@ -30,8 +30,13 @@ def test_demo_runs_twice_with_the_same_numbers(tmp_path: Path) -> None:
     for name, sats in truth["exchange_totals"].items():
         assert abs(exchanges[name] - sats) <= sats / 100
     assert trace["coinjoins"] == [truth["coinjoin_txid"]]
-    for key in ("html", "graphml", "gexf"):
+    for key in ("html", "graphml", "gexf", "report_md", "report_html"):
         assert first.files[key].exists()
+    paid = [p for p in truth["payments"] if p["kind"] != "rbf_replaced"]
+    facts = first.summary["facts"]
+    assert facts.count == len(paid)
+    assert facts.total_sat == sum(p["value_sat"] for p in paid)
+    assert facts.victims_paid == len({p["address"] for p in paid})
     with Store.open(out / "demo.db") as store:
         ransom = {w.address for w in list_addresses(store, "vastaamo")}
         events = list_events(store, case="vastaamo")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch import __version__
-from btcwatch.cli import cases, demo, export, sim, tags, trace, watch
+from btcwatch.cli import cases, demo, export, report, sim, tags, trace, watch
 from btcwatch.cli.context import BtcwatchGroup, State
 
 app = typer.Typer(
@@ -51,6 +51,8 @@ app.command("trace")(trace.trace)
 app.add_typer(trace.traces_app, name="traces")
 app.add_typer(tags.tags_app, name="tags")
 app.command("export")(export.export)
+app.command("report")(report.report)
+app.command("evidence")(report.evidence)
 app.add_typer(sim.app, name="sim")
 app.command("demo")(demo.demo)
 

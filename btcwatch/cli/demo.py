@@ -54,12 +54,12 @@ def _print_summary(result: DemoResult, seconds: float) -> None:
     for key in ("report_md", "report_html", "html", "graphml", "gexf"):
         if key in result.files:
             typer.echo(f"  {key:12} {result.files[key]}")
-    facts = summary.get("facts", {})
-    if facts:
+    facts = summary.get("facts")
+    if facts is not None:
         typer.echo(
-            f"victims who paid: {facts['victims_paid']} of {facts['victims']}; "
-            f"received {format_btc(facts['total_sat'])} BTC "
-            f"({facts.get('total_eur', '?')} EUR)"
+            f"victims who paid: {facts.victims_paid} of {facts.ransom_addresses} ransom "
+            f"addresses; {facts.count} payments, {format_btc(facts.total_sat)} BTC "
+            f"({facts.total_eur} EUR, {facts.total_usd} USD)"
         )
     trace = summary.get("trace", {})
     for entity, sats in trace.get("entities", {}).items():

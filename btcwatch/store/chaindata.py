@@ -6,9 +6,10 @@ read back from here; every stored transaction points at the evidence row it was 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from btcwatch.chain.script import classify
 from btcwatch.model import BlockRef, Evidence, OutPoint, Tx, TxIn, TxOut
 from btcwatch.store.db import Store, utc_now
 
@@ -30,15 +31,49 @@ def save_evidence(store: Store, ev: Evidence, *, keep_body: bool = True) -> int:
         return int(table.last_rowid or 0)
 
 
-def save_txs(store: Store, txs: Iterable[Tx], evidence_id: int | None = None) -> int:
-    """Insert or refresh transactions (a confirmation updates the block columns); returns count."""
+_UPSERT_TX = """
+INSERT INTO transactions (txid, version, locktime, block_height, block_hash, block_time, fee_sat,
+    size, weight, input_count, output_count, first_seen_at, updated_at, evidence_id)
+VALUES (:txid, :version, :locktime, :block_height, :block_hash, :block_time, :fee_sat, :size,
+    :weight, :input_count, :output_count, :now, :now, :evidence_id)
+ON CONFLICT (txid) DO UPDATE SET
+    block_height = excluded.block_height, block_hash = excluded.block_hash,
+    block_time = excluded.block_time, fee_sat = coalesce(excluded.fee_sat, fee_sat),
+    size = coalesce(excluded.size, size), weight = coalesce(excluded.weight, weight),
+    updated_at = excluded.updated_at, evidence_id = coalesce(excluded.evidence_id, evidence_id)
+"""
+_UPSERT_INPUT = """
+INSERT INTO tx_inputs (txid, vin, prev_txid, prev_vout, sequence, value_sat, address, script_hex)
+VALUES (:txid, :vin, :prev_txid, :prev_vout, :sequence, :value_sat, :address, :script_hex)
+ON CONFLICT (txid, vin) DO UPDATE SET
+    value_sat = coalesce(excluded.value_sat, value_sat),
+    address = coalesce(excluded.address, address),
+    script_hex = coalesce(excluded.script_hex, script_hex)
+"""
+_INSERT_OUTPUT = """
+INSERT OR IGNORE INTO tx_outputs (txid, vout, value_sat, address, script_hex, script_type)
+VALUES (:txid, :vout, :value_sat, :address, :script_hex, :script_type)
+"""
+
+
+def save_txs(
+    store: Store, txs: Iterable[Tx], evidence: int | Mapping[str, int] | None = None
+) -> int:
+    """Insert or refresh transactions in one statement batch; returns how many.
+
+    A confirmation updates the block columns; a full fetch fills in prevout values that a tx
+    first stored from a raw block lacked; first_seen_at and the first evidence link are kept.
+    ``evidence`` is one evidence id for all, or a txid -> id mapping.
+    """
     now = utc_now()
-    count = 0
-    with store.write() as db:
-        for tx in txs:
-            block = tx.block
-            known = list(db.table("transactions").rows_where("txid = ?", [tx.txid]))
-            row = {
+    tx_rows: list[dict[str, Any]] = []
+    in_rows: list[dict[str, Any]] = []
+    out_rows: list[dict[str, Any]] = []
+    for tx in txs:
+        block = tx.block
+        ev = evidence.get(tx.txid) if isinstance(evidence, Mapping) else evidence
+        tx_rows.append(
+            {
                 "txid": tx.txid,
                 "version": tx.version,
                 "locktime": tx.locktime,
@@ -50,34 +85,18 @@ def save_txs(store: Store, txs: Iterable[Tx], evidence_id: int | None = None) ->
                 "weight": tx.weight,
                 "input_count": len(tx.inputs),
                 "output_count": len(tx.outputs),
-                "first_seen_at": known[0]["first_seen_at"] if known else now,
-                "updated_at": now,
-                "evidence_id": evidence_id
-                if evidence_id is not None
-                else (known[0]["evidence_id"] if known else None),
+                "now": now,
+                "evidence_id": ev,
             }
-            db.table("transactions").upsert(row, pk="txid")
-            if not known or _prevouts_improved(known[0], tx, db):
-                db.table("tx_inputs").upsert_all(
-                    [_input_row(tx.txid, i, txin) for i, txin in enumerate(tx.inputs)],
-                    pk=("txid", "vin"),
-                )
-                db.table("tx_outputs").upsert_all(
-                    [_output_row(tx.txid, i, out) for i, out in enumerate(tx.outputs)],
-                    pk=("txid", "vout"),
-                )
-            count += 1
-    return count
-
-
-def _prevouts_improved(row: dict[str, Any], tx: Tx, db: Any) -> bool:
-    """A tx first stored from a raw block lacks prevout values; a full fetch fills them in."""
-    missing = db.execute(
-        "SELECT COUNT(*) FROM tx_inputs WHERE txid = ? AND value_sat IS NULL AND prev_txid "
-        "IS NOT NULL",
-        [row["txid"]],
-    ).fetchone()[0]
-    return bool(missing) and tx.input_value is not None
+        )
+        in_rows.extend(_input_row(tx.txid, i, txin) for i, txin in enumerate(tx.inputs))
+        out_rows.extend(_output_row(tx.txid, i, out) for i, out in enumerate(tx.outputs))
+    if tx_rows:
+        with store.write() as db:
+            db.conn.executemany(_UPSERT_TX, tx_rows)
+            db.conn.executemany(_UPSERT_INPUT, in_rows)
+            db.conn.executemany(_INSERT_OUTPUT, out_rows)
+    return len(tx_rows)
 
 
 def _input_row(txid: str, vin: int, txin: TxIn) -> dict[str, Any]:
@@ -94,8 +113,6 @@ def _input_row(txid: str, vin: int, txin: TxIn) -> dict[str, Any]:
 
 
 def _output_row(txid: str, vout: int, out: TxOut) -> dict[str, Any]:
-    from btcwatch.chain.script import classify
-
     return {
         "txid": txid,
         "vout": vout,

@@ -74,5 +74,4 @@ def store_with_evidence(
     with store.write():
         saved = [(save_evidence(store, ev, keep_body=keep_body(ev, keep)), ev) for ev in items]
         index = index_by_txid(saved, raw_blocks or {})
-        for tx in txs:
-            save_txs(store, [tx], index.get(tx.txid))
+        save_txs(store, txs, index)

@@ -1,0 +1,128 @@
+"""Wording and number formats shared by the Markdown and HTML reports (so they say the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from btcwatch.money import format_btc
+from btcwatch.report.facts import CaseReport, Refs
+
+KIND_LABELS = {
+    "payment_received": "payment received",
+    "payment_confirmed": "payment confirmed",
+    "funds_moved": "funds moved",
+    "co_spent": "co-spent",
+    "reverted": "reverted",
+    "funds_at_exchange": "funds at exchange",
+}
+VERDICT_LABELS = {
+    "exact": "matched the demand on time",
+    "late": "matched the late demand",
+    "partial": "paid less than demanded",
+    "over": "paid more than demanded",
+    "none": "no demand to compare with",
+}
+STOP_LABELS = {
+    "exchange_deposit": "exchange deposit (swept by the exchange)",
+    "tagged": "tagged entity",
+    "coinjoin": "CoinJoin",
+    "unspent": "unspent",
+    "hop_limit": "hop limit",
+    "min_value": "below minimum value",
+    "fanout": "large fan-out",
+    "no_address": "no address",
+    "provider_error": "explorer error",
+}
+NO_EVIDENCE = "no stored response"
+
+
+def btc(sats: int | None) -> str:
+    return "" if sats is None else format_btc(sats)
+
+
+def fiat(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def cite(refs: Refs) -> str:
+    """Footnote references such as ``[E12] [E13]`` (see the evidence table)."""
+    return " ".join(f"[E{i}]" for i in refs) if refs else NO_EVIDENCE
+
+
+def outpoint(txid: str | None, vout: int | None) -> str:
+    if not txid:
+        return ""
+    return txid if vout is None else f"{txid}:{vout}"
+
+
+def roles_line(report: CaseReport) -> str:
+    total = sum(n for _, n in report.watchlist)
+    parts = ", ".join(f"{n} {role}" for role, n in report.watchlist)
+    return f"{total} ({parts})" if parts else "0"
+
+
+def verdict_lines(report: CaseReport) -> list[str]:
+    return [f"{n} {VERDICT_LABELS[v]} ({v})" for v, n in report.summary.by_verdict if n]
+
+
+def totals_line(report: CaseReport) -> str:
+    s = report.summary
+    line = f"{btc(s.total_sat)} BTC = {fiat(s.total_eur)} EUR = {fiat(s.total_usd)} USD"
+    if s.fiat_missing:
+        line += f" (fiat leaves out {s.fiat_missing} payment(s) without a price)"
+    return line
+
+
+def as_of_line(report: CaseReport) -> str:
+    parts = [f"chain tip seen by the watcher: {report.tip_height or 'unknown'}"]
+    if report.last_event_at:
+        parts.append(f"last event recorded {report.last_event_at}")
+    if report.trace:
+        parts.append(f"trace run {report.trace.run_id} finished {report.trace.finished_at}")
+    if report.generated_at:
+        parts.append(f"report generated {report.generated_at}")
+    return "; ".join(parts)
+
+
+GRAPH_FILE_USES = {
+    ".html": "interactive viewer, opens offline",
+    ".graphml": "yEd, Gephi, networkx",
+    ".gexf": "Gephi, with a timeline",
+    ".json": "networkx node-link JSON",
+    ".dot": "Graphviz source",
+    ".svg": "Graphviz drawing",
+}
+
+
+def graph_lines(report: CaseReport) -> list[tuple[str, str]]:
+    """Where to find the flow graph, as (file or command, what it is for) pairs."""
+    if report.trace is None:
+        return []
+    if report.graph_files:
+        return [
+            (name, GRAPH_FILE_USES.get(name[name.rfind(".") :], "")) for name in report.graph_files
+        ]
+    case = report.case.name
+    return [
+        (
+            f"btcwatch export --case {case} --format html -o flow.html",
+            "interactive viewer, opens offline",
+        ),
+        (f"btcwatch export --case {case} --format graphml -o flow.graphml", "yEd, Gephi"),
+        (
+            f"btcwatch evidence --case {case} -o DIR",
+            "this report with every graph format, the database and the raw responses",
+        ),
+    ]
+
+
+def no_trace_line(case: str) -> str:
+    return (
+        "No trace has been run for this case yet, so nothing is known about where the money "
+        f"went: run `btcwatch trace --case {case}`, then report again."
+    )
+
+
+def joined(items: Iterable[str]) -> str:
+    return ", ".join(items)
