@@ -59,20 +59,32 @@ def trace(
     params = TraceParams(
         hops, _min_value(min_value), max_fanout, taint, tuple(stop_at) or DEFAULT_STOP_AT
     )
+    _trace_and_show(ctx, params, case, targets or [], explorer, proxy, as_json)
+
+
+def _trace_and_show(
+    ctx: typer.Context,
+    params: TraceParams,
+    case: str | None,
+    targets: list[str],
+    explorer: list[str],
+    proxy: str | None,
+    as_json: bool,
+) -> None:
+    """Run one trace with the command's explorers, then print the summary or its JSON."""
     st = state(ctx)
     settings = st.settings(explorer=tuple(explorer) or None, proxy=proxy)
-    store = st.store()
     log = EvidenceLog()
 
     async def go() -> dict[str, Any]:
         provider = open_provider(settings, log)
         try:
             _, _, summary = await run_trace(
-                store,
+                st.store(),
                 provider,
                 params,
                 case=case,
-                targets=targets or [],
+                targets=targets,
                 log=log,
                 prices=PriceTable.load_default(),
             )
@@ -165,33 +177,6 @@ def traces_rerun(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Trace again with a stored run's sources and parameters (new spends are picked up)."""
-    st = state(ctx)
-    run = get_run(st.store(), run_id)
-    p = run.params
-    params = TraceParams(
-        p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"])
-    )
-    settings = st.settings(explorer=tuple(explorer) or None, proxy=proxy)
-    log = EvidenceLog()
-
-    async def go() -> dict[str, Any]:
-        provider = open_provider(settings, log)
-        try:
-            _, _, summary = await run_trace(
-                st.store(),
-                provider,
-                params,
-                case=run.case,
-                targets=run.sources,
-                log=log,
-                prices=PriceTable.load_default(),
-            )
-        finally:
-            await provider.aclose()
-        return summary
-
-    summary = asyncio.run(go())
-    if as_json:
-        emit_json(summary)
-    else:
-        print_summary(summary)
+    run = get_run(state(ctx).store(), run_id)
+    params = TraceParams.from_dict(run.params)
+    _trace_and_show(ctx, params, run.case, run.sources, explorer, proxy, as_json)

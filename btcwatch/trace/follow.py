@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from btcwatch.errors import ProviderError
 from btcwatch.model import OutPoint, Tx
@@ -41,6 +42,11 @@ class TraceParams:
     max_fanout: int = 20
     taint: str = "haircut"
     stop_at: tuple[str, ...] = DEFAULT_STOP_AT
+
+    @classmethod
+    def from_dict(cls, p: Mapping[str, Any]) -> TraceParams:
+        """Back from the JSON stored with a trace run."""
+        return cls(p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"]))
 
 
 @dataclass(frozen=True, slots=True)

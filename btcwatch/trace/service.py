@@ -236,8 +236,5 @@ def reopen(store: Store, run_id: int) -> Analysis:
         finding = detect_coinjoin(joined) if joined is not None else None
         if finding is not None and finding not in flow.findings:
             flow.findings.append(finding)
-    p = run.params
-    params = TraceParams(
-        p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"])
-    )
+    params = TraceParams.from_dict(run.params)
     return analyse(flow, params)
