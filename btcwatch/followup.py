@@ -35,19 +35,29 @@ class FollowUp:
     events: list[Event] = field(default_factory=list)
 
 
-def attacker_addresses(analysis: Analysis) -> list[str]:
-    """Addresses the money passed through or rests at that no exchange or service owns."""
+def trail_addresses(analysis: Analysis) -> tuple[list[str], list[str]]:
+    """(passed through, resting at): addresses to watch next, no exchange's or service's.
+
+    Money that moved on from an address was the attacker's to move; money resting unspent at
+    the end of the trail may be the attacker's or an exchange deposit not yet swept, so those
+    are watched without calling them the attacker's.
+    """
     sources = {s.outpoint for s in analysis.flow.sources}
-    found: dict[str, None] = {}
+    passed: dict[str, None] = {}
+    resting: dict[str, None] = {}
     for op in sorted(analysis.flow.followed - sources):
         stop = analysis.flow.stops.get(op)
         if stop is not None and (stop.reason in NOT_ATTACKER or stop.entity):
             continue
         tx = analysis.flow.txs.get(op.txid)
         address = tx.outputs[op.vout].address if tx and op.vout < len(tx.outputs) else None
-        if address:
-            found.setdefault(address)
-    return list(found)
+        if not address:
+            continue
+        if stop is not None and stop.reason is StopReason.UNSPENT:
+            resting.setdefault(address)
+        else:
+            passed.setdefault(address)
+    return list(passed), [a for a in resting if a not in passed]
 
 
 def exchange_events(case: str, run_id: int, analysis: Analysis) -> list[Event]:
@@ -98,19 +108,20 @@ async def follow_up(
         )
         result.runs[case] = run_id
         known = {w.address for w in list_addresses(store, case)}
-        fresh = [a for a in attacker_addresses(analysis) if a not in known]
-        if fresh:
+        passed, resting = trail_addresses(analysis)
+        for addresses, role, label in (
+            (passed, Role.ATTACKER, "money passed through"),
+            (resting, Role.OTHER, "trail end: watch for movement"),
+        ):
+            fresh = [a for a in addresses if a not in known]
+            if not fresh:
+                continue
             try:
                 added = add_addresses(
-                    store,
-                    case,
-                    fresh,
-                    role=Role.ATTACKER,
-                    label="found by trace",
-                    source=f"trace:{run_id}",
+                    store, case, fresh, role=role, label=label, source=f"trace:{run_id}"
                 )
-                result.new_addresses[case] = added.added
             except AddressError:
-                pass  # an address of another network cannot be watched in this case
+                continue  # an address of another network cannot be watched in this case
+            result.new_addresses.setdefault(case, []).extend(added.added)
         result.events.extend(exchange_events(case, run_id, analysis))
     return result
