@@ -22,6 +22,7 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason, TraceParams
 from btcwatch.trace.service import run_trace
+from btcwatch.watch.runner import CycleReport
 
 NOT_ATTACKER = (StopReason.DEPOSIT, StopReason.TAGGED)
 
@@ -125,3 +126,14 @@ async def follow_up(
             result.new_addresses.setdefault(case, []).extend(added.added)
         result.events.extend(exchange_events(case, run_id, analysis))
     return result
+
+
+async def after_cycle(
+    store: Store, provider: Provider, report: CycleReport, log: EvidenceLog
+) -> list[Event]:
+    """`watch --follow`'s hook: trace the cases whose watched money just moved."""
+    moved = {ev.case for ev in report.events if ev.kind is Kind.FUNDS_MOVED}
+    if not moved:
+        return []
+    found = await follow_up(store, provider, moved, log=log, prices=PriceTable.load_default())
+    return found.events

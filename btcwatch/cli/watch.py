@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
-from btcwatch.cli.context import EXIT_NEW_EVENTS, emit_json, info, state, table
+from btcwatch.cli.context import EXIT_NEW_EVENTS, State, emit_json, info, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption
-from btcwatch.errors import BtcwatchError, InputError
+from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
+from btcwatch.followup import after_cycle
+from btcwatch.providers.factory import parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
 from btcwatch.watch.runner import CycleReport, WatchOptions
-from btcwatch.watch.service import WatchRun, run_watch
+from btcwatch.watch.service import WatchRun, make_sinks, run_watch
 
 
 def watch(
@@ -39,6 +43,12 @@ def watch(
     from_height: int | None = typer.Option(
         None, "--from-height", help="Block-scan mode: start scanning at this height."
     ),
+    follow: bool = typer.Option(
+        False,
+        "--follow",
+        help="When watched money moves: trace it, watch the attacker's next "
+        "addresses, raise funds_at_exchange.",
+    ),
     mempool: bool = typer.Option(True, "--mempool/--no-mempool", help="Block mode: scan mempool."),
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
@@ -54,17 +64,24 @@ def watch(
     )
     if settings.confirmations < 1:
         raise InputError("--confirmations must be at least 1")
+    # Bad --alert or --explorer values fail here, before anything is touched.
+    make_sinks(alert or ["stderr"], settings)
+    explorers = [name for spec in settings.explorers for name in parse_explorer_list(spec)]
+    if cross_check and len(set(explorers)) < 2:
+        raise InputError("--cross-check needs two explorers: give --explorer twice")
     if case is not None:
-        get_case(st.store(), case)
+        _check_case(st, case)
     st.close()  # the watch opens its own connection under the lock
     run = WatchRun(
         WatchOptions(case, mode, settings.confirmations, from_height, mempool),
+        after_cycle=after_cycle if follow else None,
         alerts=alert or ["stderr"],
         interval=interval,
         explorers=settings.explorers,
         proxy=settings.proxy,
         cross_check=cross_check,
         rate=settings.rate,
+        retries=settings.retries,
         network=settings.network,
     )
 
@@ -81,11 +98,33 @@ def watch(
         raise typer.Exit(EXIT_NEW_EVENTS)
 
 
+def _check_case(st: State, case: str) -> None:
+    """Unknown case: a one-line error, and no database is created just to say so."""
+    if not st.settings().db.exists():
+        raise CaseError(f"no case named {case!r} (no database at {st.settings().db} yet)")
+    get_case(st.store(), case)
+
+
+def parse_since(text: str) -> str:
+    """``2020-10-24``, ``2020-10-24T08:00``, ``...Z`` or ``...+03:00`` -> the stored UTC form."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"--since wants an ISO date or time, e.g. 2020-10-24 or 2020-10-24T08:00Z, not {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def events(
     ctx: typer.Context,
     case: str | None = typer.Option(None, "--case"),
     kind: list[str] = typer.Option([], "--kind", help="Only these kinds (repeatable)."),
-    since: str | None = typer.Option(None, "--since", help="ISO time, e.g. 2020-10-21."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only events recorded at or after this ISO time (UTC if no zone)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List recorded events."""
@@ -93,10 +132,11 @@ def events(
     for k in kind:
         if k not in valid:
             raise InputError(f"unknown event kind {k!r} (use one of {', '.join(sorted(valid))})")
-    store = state(ctx).store()
+    since_utc = parse_since(since) if since is not None else None
+    st = state(ctx)
     if case is not None:
-        get_case(store, case)
-    rows = list_events(store, case=case, kinds=kind, since=since)
+        _check_case(st, case)
+    rows = list_events(st.store(), case=case, kinds=kind, since=since_utc)
     if as_json:
         emit_json(rows)
         return

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from btcwatch.chain.network import MAINNET, Network
+from btcwatch.chain.scan import scan_block
 from btcwatch.chain.tx import parse_tx as parse_raw_tx
 from btcwatch.errors import BadResponse, ParseError, ProviderError, RateLimited, Unavailable
 from btcwatch.model import (
@@ -30,6 +31,7 @@ from btcwatch.model import (
     Tx,
     TxIn,
     TxOut,
+    is_txid,
 )
 from btcwatch.providers._http import (
     DEFAULT_TIMEOUT,
@@ -38,6 +40,7 @@ from btcwatch.providers._http import (
     HttpClient,
     RetryPolicy,
     Sleep,
+    decode_text,
     utc_now,
 )
 from btcwatch.providers.base import (
@@ -215,6 +218,34 @@ def parse_hash_text(text: str, *, what: str = "hash", provider: str = "esplora")
     return Field(text, what, provider).as_txid()
 
 
+# Decoders run inside the HTTP retry loop: a ValueError there (a body cut short, a hash of the
+# wrong length) makes that attempt count as failed and retried, like a 5xx.
+
+
+def _decode_hash(body: bytes) -> str:
+    text = decode_text(body).lower()
+    if not is_txid(text):
+        raise ValueError(f"expected a 64-digit hex hash, got {len(text)} characters")
+    return text
+
+
+def _decode_tx_hex(body: bytes) -> bytes:
+    raw = bytes.fromhex(decode_text(body))
+    try:
+        parse_raw_tx(raw)
+    except ParseError as exc:
+        raise ValueError(f"not a raw transaction: {exc}") from None
+    return raw
+
+
+def _decode_block(body: bytes) -> bytes:
+    try:
+        scan_block(body, (), ())  # one pass: structure, merkle root and proof of work
+    except ParseError as exc:
+        raise ValueError(f"not a whole block: {exc}") from None
+    return body
+
+
 def _involves(tx: Tx, address: str) -> bool:
     return any(o.address == address for o in tx.outputs) or any(
         i.prev_address == address for i in tx.inputs
@@ -303,8 +334,7 @@ class EsploraProvider(Provider):
         Two small requests that cannot straddle a new block, unlike /blocks/tip/height plus
         /blocks/tip/hash; steady-state polling costs one.
         """
-        text = await self._http.get_text("/blocks/tip/hash")
-        tip_hash = self._hash_text(text, "/blocks/tip/hash")
+        tip_hash = await self._http.get("/blocks/tip/hash", _decode_hash)
         height = self._heights.get(tip_hash)
         if height is None:
             height = (await self.block(tip_hash)).height
@@ -313,15 +343,10 @@ class EsploraProvider(Provider):
             self._heights[tip_hash] = height
         return Tip(height=height, hash=tip_hash)
 
-    def _hash_text(self, text: str, path: str) -> str:
-        try:
-            return parse_hash_text(text, what="body", provider=self.name)
-        except BadResponse as exc:
-            raise with_url(exc, self._http.url(path)) from None
-
     async def block_hash(self, height: int) -> str:
         path = f"/block-height/{check_height(height)}"
-        return self._hash_text(await self._http.get_text(path), path)
+        hash_text: str = await self._http.get(path, _decode_hash)
+        return hash_text
 
     async def block(self, block_hash: str) -> BlockInfo:
         wanted = check_block_hash(block_hash)
@@ -339,9 +364,9 @@ class EsploraProvider(Provider):
     async def block_raw(self, block_hash: str) -> bytes:
         wanted = check_block_hash(block_hash)
         path = f"/block/{wanted}/raw"
-        raw = await self._http.get_bytes(path)
+        raw: bytes = await self._http.get(path, _decode_block)
         got = hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()[::-1].hex()
-        if len(raw) < 81 or got != wanted:
+        if got != wanted:
             raise self._mismatch(path, f"{len(raw)} bytes whose header hashes to {got}")
         return raw
 
@@ -358,16 +383,8 @@ class EsploraProvider(Provider):
     async def tx_raw(self, txid: str) -> bytes:
         wanted = check_txid(txid)
         path = f"/tx/{wanted}/hex"
-        text = await self._http.get_text(path)
-        try:
-            raw = bytes.fromhex(text)
-            got = parse_raw_tx(raw).txid
-        except (ValueError, ParseError) as exc:
-            raise BadResponse(
-                f"bad response: not a raw transaction ({exc})",
-                provider=self.name,
-                url=self._http.url(path),
-            ) from None
+        raw: bytes = await self._http.get(path, _decode_tx_hex)
+        got = parse_raw_tx(raw).txid
         if got != wanted:
             raise self._mismatch(path, f"raw tx {got}")
         return raw

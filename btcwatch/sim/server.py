@@ -112,6 +112,12 @@ class _Request:
         return values[0] if values else default
 
 
+class _Server(ThreadingHTTPServer):
+    # A watcher opens many connections at once; the default backlog of 5 makes some wait
+    # a second in the kernel before they are even accepted.
+    request_queue_size = 128
+
+
 class SimServer:
     """Serve ``chain`` over HTTP on a loopback port (0 picks a free one).
 
@@ -145,7 +151,7 @@ class SimServer:
         self._counter_lock = threading.Lock()
         self._routes: list[tuple[str, tuple[str, ...], Handler]] = []
         self._add_routes()
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd = _Server((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         bound = self._httpd.server_address

@@ -91,7 +91,12 @@ def list_events(
     since: str | None = None,
     include_reverted: bool = True,
 ) -> list[dict[str, Any]]:
-    """Events as rows for listing and JSON, oldest first, with current confirmations."""
+    """Events as rows for listing and JSON, oldest first, as the chain stands now.
+
+    ``height`` is the block the event's tx is in: as recorded, or, for an event first seen
+    unconfirmed, the block that has mined it since (None while it is still unconfirmed).
+    ``confirmations`` counts from the last tip the watcher saw; a reverted event has none.
+    """
     where: list[str] = []
     params: list[Any] = []
     if case:
@@ -107,12 +112,16 @@ def list_events(
     if not include_reverted:
         where.append("reverted_by IS NULL")
     tip = get_state(store, "tip_height")
+    mined = _mined_heights(store)
     rows = []
     for r in store.db.table("events").rows_where(
         " AND ".join(where) or None, params, order_by="seen_at, rowid"
     ):
         height = r["height"]
-        confs = 0 if height is None or tip is None else max(0, int(tip) - height + 1)
+        if height is None and r["txid"] and not r["reverted_by"]:
+            height = mined.get(r["txid"])  # first seen unconfirmed, mined since
+        live = height is not None and tip is not None and not r["reverted_by"]
+        confs = max(0, int(tip) - height + 1) if live and height is not None else 0
         rows.append(
             {
                 "id": r["id"],
@@ -131,6 +140,18 @@ def list_events(
             }
         )
     return rows
+
+
+def _mined_heights(store: Store) -> dict[str, int]:
+    """txid -> height, for watched payments and spends confirmed in the best chain now."""
+    out: dict[str, int] = {}
+    for txid, height in store.db.execute(
+        "SELECT txid, height FROM watched_outputs WHERE height IS NOT NULL "
+        "UNION SELECT spent_by, spent_height FROM watched_outputs "
+        "WHERE spent_by IS NOT NULL AND spent_height IS NOT NULL"
+    ):
+        out[txid] = height
+    return out
 
 
 def pending_outbox(store: Store, sink: str) -> list[dict[str, Any]]:

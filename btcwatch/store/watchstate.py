@@ -176,3 +176,27 @@ def drop_scanned_above(store: Store, height: int) -> list[str]:
         ).fetchall()
         db.execute("DELETE FROM scanned_blocks WHERE height > ?", [height])
     return [r[0] for r in rows]
+
+
+def scanned_block_time(store: Store, block_hash: str) -> int | None:
+    """The time of a block block-scan mode has processed, if it is known."""
+    row = store.db.execute(
+        "SELECT time FROM scanned_blocks WHERE hash = ? AND time IS NOT NULL", [block_hash]
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def last_address_id(store: Store) -> int:
+    """The newest watchlist row id: addresses added later have larger ids."""
+    row = store.db.execute("SELECT MAX(id) FROM addresses").fetchone()
+    return int(row[0] or 0)
+
+
+def addresses_after(store: Store, after_id: int, case: str | None = None) -> list[str]:
+    """Watched addresses added after row ``after_id`` (of one case, or of all)."""
+    sql = "SELECT DISTINCT address FROM addresses WHERE id > ?"
+    params: list[Any] = [after_id]
+    if case:
+        sql += " AND case_name = ?"
+        params.append(case)
+    return [r[0] for r in store.db.execute(sql + " ORDER BY id", params)]

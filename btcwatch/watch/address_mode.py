@@ -8,7 +8,7 @@ confirmations, fetch history, and only its new pages (pages of deep, known txs s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from btcwatch.errors import NotFound
 from btcwatch.model import AddressStats, OutPoint, Tx
@@ -31,17 +31,25 @@ async def poll_addresses(
     needed: int = 1,
     concurrency: int = 16,
     only: Sequence[str] | None = None,
+    distrust: Container[str] = frozenset(),
 ) -> PollResult:
-    """Poll every watched address (or ``only`` these) and observe what changed."""
+    """Poll every watched address (or ``only`` these) and observe what changed.
+
+    ``distrust`` is filled while polling (by the explorer pool's cross-check) with addresses
+    whose summaries two explorers disagree on: those are left alone this cycle, their summary
+    not remembered, so they are asked again next cycle.
+    """
     result = PollResult(Observation(tip_height))
     by_address: dict[str, list[WatchedOutput]] = {}
     for o in outputs:
         by_address.setdefault(o.address, []).append(o)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(address: str) -> tuple[str, AddressStats, list[Tx] | None]:
+    async def one(address: str) -> tuple[str, AddressStats | None, list[Tx] | None]:
         async with gate:
             stats = await provider.address_stats(address)
+            if address in distrust:
+                return address, None, None
             mine = by_address.get(address, [])
             waiting = any(
                 confirmations(o.height, tip_height) < max(needed, 1) for o in mine
@@ -58,7 +66,8 @@ async def poll_addresses(
     previous = {a: s for a, s in previous.items() if a not in recheck}
     answers = await asyncio.gather(*(one(a) for a in targets))
     for address, stats, history in answers:
-        result.stats.append(stats)
+        if stats is not None:
+            result.stats.append(stats)
         if history is None:
             continue
         _observe_history(result, ws, address, history, by_address.get(address, []))

@@ -2,10 +2,23 @@
 
 An event is stored with one outbox row per sink before anything is sent; a row is marked
 delivered only after its sink accepted it. A crash in between re-sends on the next run (receivers
-deduplicate by the event id, sent with every alert), never drops an alert.
+deduplicate by the event id, sent with every alert), never drops an alert. A sink that fails
+keeps its row pending with the error (``outbox.last_error``); later events for that sink wait
+behind it, in order, and the next run tries again. Other sinks are not held back.
 
-Sinks: ``stderr`` (default), ``jsonl:PATH``, ``webhook:URL`` (JSON POST, HMAC-SHA256 signature
-when a secret is configured), ``email:ADDRESS`` (SMTP settings from config).
+Sinks and what they send (the alert is `alert_payload`: id, kind, case, address, txid, vout,
+value_sat, height, block_hash, seen_at, details):
+
+- ``stderr`` (default): `summary_line`, one line per event, e.g.
+  ``payment_received [vastaamo] bc1q... 0.01808963 BTC (200.00 EUR) tx <txid>:0 unconfirmed
+  demand:exact``.
+- ``jsonl:PATH``: the alert as one JSON object per line (sorted keys), appended and fsynced.
+- ``webhook:URL``: POST of the same JSON; headers ``Content-Type: application/json``,
+  ``X-Btcwatch-Event: <id>`` and, with ``webhook_secret`` configured,
+  ``X-Btcwatch-Signature: sha256=<hex HMAC-SHA256 of the body>``. 5xx, 429 and connection
+  errors are tried 4 times (waits 0.5, 1, 2 s between); other 4xx are not retried.
+- ``email:ADDRESS``: subject ``btcwatch: <summary line>``, header ``X-Btcwatch-Event``, body the
+  JSON (indented); SMTP host, port, sender from config (``[smtp]``, ``BTCWATCH_SMTP_*``).
 """
 
 from __future__ import annotations
@@ -130,7 +143,8 @@ class WebhookSink:
                         break
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
-                await self.sleep(min(30.0, 0.5 * 2**attempt))
+                if attempt + 1 < WEBHOOK_TRIES:  # no wait after the last try: the run goes on
+                    await self.sleep(min(30.0, 0.5 * 2**attempt))
         raise OSError(f"webhook {self.url} failed: {last}")
 
 
@@ -145,7 +159,8 @@ class EmailSink:
 
     def _send(self, alert: dict[str, Any]) -> None:
         msg = EmailMessage()
-        msg["Subject"] = f"btcwatch: {summary_line(alert)}"[:200]
+        # Whole, not cut: the line is bounded (one address, one txid) and mail folds it.
+        msg["Subject"] = f"btcwatch: {summary_line(alert)}"
         msg["From"] = self.smtp.sender
         msg["To"] = self.to
         msg["X-Btcwatch-Event"] = alert["id"]

@@ -76,26 +76,26 @@ async def poll_blocks(
     before = provider.requests
     tip = await provider.tip()
     tip_height = tip.height
-    result = PollResult(Observation(tip_height))
+    result = PollResult(Observation(tip_height), tip_hash=tip.hash)
     track = _Tracker(ws, outputs, result)
     chain = dict(scanned)
     height = max(chain) + 1 if chain else start_height
     confirmed: set[str] = set()
     spenders: set[str] = set()
     orphaned: list[str] = []
+    if chain and tip_height < height and chain.get(tip_height) != tip.hash:
+        # The explorer's tip is not ahead of ours but differs: a reorg to a chain no longer
+        # than ours (e.g. one block replaced at the same height). Roll back as below.
+        fork = await _find_fork(provider, chain, min(tip_height, max(chain)))
+        for h in sorted(k for k in chain if k > fork):
+            orphaned.append(chain.pop(h))
+        result.reorg_fork = fork
+        height = fork + 1
     done = 0
     while height <= tip_height and (max_blocks is None or done < max_blocks):
         # The tip's hash came with the tip: a one-block step costs tip + raw block only.
         block_hash = tip.hash if height == tip.height else await provider.block_hash(height)
-        raw = await provider.block_raw(block_hash)
-        scan = scan_block(raw, ws.by_script, track.keys)
-        if scan.hash != block_hash:
-            from btcwatch.errors import BadResponse
-
-            raise BadResponse(
-                f"block at height {height} hashes to {scan.hash}, not {block_hash}",
-                provider=provider.name,
-            )
+        raw, scan = await _fetch_block(provider, block_hash, height, ws, track.keys)
         if height - 1 in chain and scan.prev_hash != chain[height - 1]:
             fork = await _find_fork(provider, chain, height - 1)
             for h in sorted(k for k in chain if k > fork):
@@ -107,6 +107,8 @@ async def poll_blocks(
         confirmed.update(scan.txids)
         chain[height] = scan.hash
         result.scanned.append((height, scan.hash, scan.prev_hash, scan.time))
+        if scan.hash == tip.hash:
+            result.tip_time = scan.time
         height += 1
         done += 1
 
@@ -124,6 +126,15 @@ async def poll_blocks(
             continue
     await _find_gone(provider, outputs, result, confirmed, in_mempool, scan_mempool)
     return result
+
+
+async def _fetch_block(
+    provider: Provider, block_hash: str, height: int, ws: WatchSet, keys: set[tuple[str, int]]
+) -> tuple[bytes, BlockScan]:
+    """The raw block, scanned. The provider already refused (and retried) a cut or altered
+    body and one that is not the block asked for; the scan re-checks that it is whole."""
+    raw = await provider.block_raw(block_hash)
+    return raw, scan_block(raw, ws.by_script, keys)
 
 
 def _apply_block(

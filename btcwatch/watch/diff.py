@@ -219,10 +219,11 @@ def plan_events(
     planned.extend(spend_events(obs.spends, obs.spend_outputs))
 
     cases = case_of or {}
+    txid_of = {ev_id: txid for txid, ids in reported.by_txid.items() for ev_id in ids}
     reverts: dict[str, tuple[str, str]] = {}
     for block in sorted(obs.orphaned_blocks):
         for original in reported.by_block.get(block, ()):
-            reverts[original] = (f"block {block} left the best chain", "")
+            reverts[original] = (f"block {block} left the best chain", txid_of.get(original, ""))
     for txid in sorted(obs.gone_txids):
         for original in reported.by_txid.get(txid, ()):
             reverts[original] = (

@@ -1,7 +1,9 @@
 """What a payment is worth and whether it matches the demand: added to the event's details.
 
-Fiat values use the bundled daily price table at the day of the transaction (block time, or the
-moment it was first seen in the mempool); the day of the price used is always stated.
+Fiat values use the bundled daily price table at the day of the transaction: its block's time
+once confirmed, else the time of the chain tip when it was first seen in the mempool (the
+chain's clock, so a replayed or simulated case is priced on its own days). The day of the
+price used and where the time came from are always stated.
 """
 
 from __future__ import annotations
@@ -15,9 +17,20 @@ from btcwatch.event import Event, Kind
 from btcwatch.money import format_btc, match_payment, parse_demand
 from btcwatch.prices import PriceTable
 
+TIME_SOURCES = {
+    "block": "block time",
+    "tip": "chain tip time when first seen (unconfirmed)",
+    "clock": "wall clock when first seen (unconfirmed)",
+}
+
 
 def enrich_payment(
-    event: Event, *, when: datetime, demand: str | None, prices: PriceTable | None
+    event: Event,
+    *,
+    when: datetime,
+    demand: str | None,
+    prices: PriceTable | None,
+    time_source: str | None = None,
 ) -> Event:
     """Add BTC, EUR and USD values and the demand verdict to a payment event."""
     if event.kind not in (Kind.PAYMENT_RECEIVED, Kind.PAYMENT_CONFIRMED) or event.value_sat is None:
@@ -25,6 +38,8 @@ def enrich_payment(
     details: dict[str, Any] = dict(event.details)
     details["value_btc"] = format_btc(event.value_sat)
     details["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if time_source is not None:
+        details["time_source"] = TIME_SOURCES.get(time_source, time_source)
     day = when.astimezone(UTC).date()
     if prices is not None:
         details["fiat"] = _fiat(prices, event.value_sat, day)

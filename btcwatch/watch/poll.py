@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from btcwatch.model import AddressStats, Tx
 from btcwatch.store.watchstate import WatchedOutput
@@ -19,6 +20,10 @@ class PollResult:
     reorg_fork: int | None = None
     mempool_seen: list[str] | None = None
     block_requests: int = 0  # tip, block hashes and raw blocks: the cost of following the chain
+    tip_hash: str | None = None
+    start_marker: tuple[int, str] | None = None  # block mode's first run: the tip it starts at
+    tip_time: int | None = None  # the tip block's time, when the poll read that block
+    state: dict[str, Any] = field(default_factory=dict)  # watch_state keys to store at commit
 
     def note_payment(self, p: Payment, previous: WatchedOutput | None) -> None:
         """Remember a watched output, keeping what we knew of its spend."""

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from btcwatch.errors import ConfigError
 from btcwatch.event import Event, Kind
+from btcwatch.model import AddressStats, Tip
 from btcwatch.prices import PriceTable
 from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
@@ -20,11 +22,16 @@ from btcwatch.store.cases import list_addresses
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
 from btcwatch.store.watchstate import (
+    WatchedOutput,
     address_stats,
+    addresses_after,
+    drop_scanned_above,
     forget_txids,
+    last_address_id,
     save_address_stats,
     save_outputs,
     save_scanned,
+    scanned_block_time,
     scanned_blocks,
     unconfirm_blocks,
     watched_outputs,
@@ -33,11 +40,13 @@ from btcwatch.watch.address_mode import poll_addresses
 from btcwatch.watch.alerts import Sink, deliver
 from btcwatch.watch.block_mode import poll_blocks
 from btcwatch.watch.diff import Reported, plan_events
+from btcwatch.watch.disputes import DisputeLog, disagreement_events
 from btcwatch.watch.enrich import enrich_payment
 from btcwatch.watch.poll import PollResult
 from btcwatch.watch.watchset import WatchSet, load_watchset
 
 AUTO_BLOCK_THRESHOLD = 20  # from this many addresses, one block costs less than N summaries
+SCAN_ADDRESSES = "scan_address_id"  # watchlist row id when a case's block scan began
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +90,6 @@ def choose_mode(requested: str, provider: Provider, address_count: int) -> str:
     can_scan = provider.supports(Capability.BLOCK_RAW)
     if requested == "block":
         if not can_scan:
-            from btcwatch.errors import ConfigError
-
             raise ConfigError(f"{provider.name} cannot serve raw blocks: use --mode address")
         return "block"
     if requested == "address":
@@ -99,20 +106,33 @@ async def run_cycle(
     evidence: EvidenceLog | None = None,
     prices: PriceTable | None = None,
     now: datetime | None = None,
+    disputes: DisputeLog | None = None,
 ) -> CycleReport:
-    """Poll once and record what is new; alerts are delivered after the commit."""
+    """Poll once and record what is new; alerts are delivered after the commit.
+
+    Nothing is written before the poll has finished: a cycle that fails (an explorer gave up,
+    a body did not parse, the process was killed) leaves the database as it was, and the next
+    cycle starts again from there.
+    """
     started = time.monotonic()
     requests_before = provider.requests
+    if disputes is not None:
+        disputes.drain()  # what an abandoned cycle collected is not this cycle's business
     ws = load_watchset(store, options.case)
     mode = choose_mode(options.mode, provider, len(ws.addresses))
     report = CycleReport(mode, addresses=len(ws.addresses))
     if ws.addresses:
-        result = await _poll(store, provider, ws, options, mode)
+        outputs = watched_outputs(store, options.case)
+        result = await _poll(store, provider, ws, outputs, options, mode, disputes)
         report.tip_height = result.observation.tip_height
         report.blocks_scanned = len(result.scanned)
         report.block_requests = result.block_requests
+        tip_time = await _tip_time(store, provider, result)
+        found = disputes.drain() if disputes is not None else []
+        extra = disagreement_events(found, _dispute_cases(ws, outputs, result, options.case))
+        moment = now or datetime.now(UTC)
         report.events = _commit(
-            store, result, options, sinks, evidence, prices, now or datetime.now(UTC)
+            store, result, options, sinks, evidence, prices, moment, tip_time, extra
         )
     report.delivered, report.alert_errors = await deliver(store, sinks)
     report.requests = provider.requests - requests_before
@@ -121,35 +141,56 @@ async def run_cycle(
 
 
 async def _poll(
-    store: Store, provider: Provider, ws: WatchSet, options: WatchOptions, mode: str
+    store: Store,
+    provider: Provider,
+    ws: WatchSet,
+    outputs: list[WatchedOutput],
+    options: WatchOptions,
+    mode: str,
+    disputes: DisputeLog | None,
 ) -> PollResult:
-    outputs = watched_outputs(store, options.case)
     previous = address_stats(store)
+    distrust = disputes.addresses if disputes is not None else frozenset[str]()
     if mode == "address":
-        tip_height = (await provider.tip()).height
-        return await poll_addresses(
-            provider, ws, outputs, previous, tip_height, needed=options.confirmations
+        best = await provider.tip()
+        result = await poll_addresses(
+            provider,
+            ws,
+            outputs,
+            previous,
+            best.height,
+            needed=options.confirmations,
+            distrust=distrust,
         )
+        result.tip_hash = best.hash
+        return result
     scanned = scanned_blocks(store)
-    catch_up: PollResult | None = None
     start = options.from_height
-    if not scanned and start is None:
-        # First block-scan run: learn each address's past from its history, then follow the tip.
+    first_run = not scanned
+    watchlist_end = last_address_id(store)  # read first: an address added meanwhile is new
+    tip: Tip | None = None
+    if first_run and start is None:
+        # First block-scan run: follow the chain from today's tip; the addresses' past comes
+        # from their histories (below). The tip is stored with the rest, at the commit.
         tip = await provider.tip()
-        new = [a for a in ws.addresses if a not in previous]
-        if new:
-            catch_up = await poll_addresses(
-                provider,
-                ws,
-                outputs,
-                previous,
-                tip.height,
-                needed=options.confirmations,
-                only=new,
-            )
-        start = tip.height + 1
         scanned = {tip.height: tip.hash}
-        save_scanned(store, tip.height, tip.hash, None, None)
+    skip = first_run and start is not None
+    new, first_key = _unpolled(store, ws, options.case, previous, skip=skip)
+    catch_up: PollResult | None = None
+    if new:
+        # Addresses the scan has not covered from the start (a new case, or added since):
+        # learn their past from their histories. Payments seen both ways have the same ids.
+        tip = tip or await provider.tip()
+        catch_up = await poll_addresses(
+            provider,
+            ws,
+            outputs,
+            previous,
+            tip.height,
+            needed=options.confirmations,
+            only=new,
+            distrust=distrust,
+        )
     seen = get_state(store, "mempool_seen")
     result = await poll_blocks(
         provider,
@@ -160,9 +201,30 @@ async def _poll(
         mempool_seen=set(seen or []),
         scan_mempool=options.mempool,
     )
+    if first_run and tip is not None and start is None:
+        result.start_marker = (tip.height, tip.hash)
+    if first_key is not None:
+        result.state[first_key] = watchlist_end
     if catch_up is not None:
         _merge(result, catch_up)
     return result
+
+
+def _unpolled(
+    store: Store, ws: WatchSet, case: str | None, previous: dict[str, AddressStats], *, skip: bool
+) -> tuple[list[str], str | None]:
+    """Addresses whose past the block scan has not seen, and the state key to set if any.
+
+    The first block-scan cycle for a case (or for all cases) catches up every address: one
+    summary for an address polled before, its history for one never polled. Later cycles catch
+    up the addresses added to the watchlist since then that were never polled. ``skip``: the
+    scan starts at a height the user gave, nothing before it is wanted.
+    """
+    key = f"{SCAN_ADDRESSES}:{case or '*'}"
+    known = get_state(store, key)
+    if not isinstance(known, int):
+        return ([] if skip else ws.addresses), key
+    return [a for a in addresses_after(store, known, case) if a not in previous], None
 
 
 def _merge(into: PollResult, other: PollResult) -> None:
@@ -171,9 +233,42 @@ def _merge(into: PollResult, other: PollResult) -> None:
     obs.spends = more.spends + obs.spends
     obs.spend_outputs.update(more.spend_outputs)
     obs.gone_txids |= more.gone_txids
+    obs.orphaned_blocks |= more.orphaned_blocks
     into.outputs = {**other.outputs, **into.outputs}
     into.txs = {**other.txs, **into.txs}
     into.stats.extend(other.stats)
+
+
+async def _tip_time(store: Store, provider: Provider, result: PollResult) -> int | None:
+    """The tip block's time, when an unconfirmed payment needs a date to be priced.
+
+    The chain's own clock, not the wall clock: it is what the simulator and a replayed case
+    agree on, and on the live chain it is within about an hour of now.
+    """
+    if not any(p.height is None for p in result.observation.payments):
+        return None
+    if result.tip_time is not None:
+        return result.tip_time
+    if result.tip_hash is None:
+        return None
+    known = scanned_block_time(store, result.tip_hash)
+    if known is not None:
+        return known
+    return (await provider.block(result.tip_hash)).time
+
+
+def _dispute_cases(
+    ws: WatchSet, outputs: Sequence[WatchedOutput], result: PollResult, case: str | None
+) -> dict[str, list[str]]:
+    """address or txid -> the cases it concerns; "" -> every watched case (the fallback)."""
+    cases: dict[str, set[str]] = {a: set(c) for a, c in ws.by_address.items()}
+    for o in [*outputs, *result.outputs.values()]:
+        cases.setdefault(o.outpoint.txid, set()).add(o.case)
+        if o.spent_by:
+            cases.setdefault(o.spent_by, set()).add(o.case)
+    every = {case} if case else {c for cs in ws.by_address.values() for c in cs}
+    cases[""] = every
+    return {k: sorted(v) for k, v in cases.items()}
 
 
 def _commit(
@@ -184,26 +279,23 @@ def _commit(
     evidence: EvidenceLog | None,
     prices: PriceTable | None,
     now: datetime,
+    tip_time: int | None,
+    extra: Sequence[Event] = (),
 ) -> list[Event]:
     stored, dead = stored_events(store)
     reported = Reported.from_events(stored, dead)
     case_of = {ev.id: ev.case for ev in stored}
-    events = plan_events(
+    planned = plan_events(
         reported, result.observation, needed_confirmations=options.confirmations, case_of=case_of
     )
+    # What left the chain is reported before what replaced it (RBF, reorg), in one commit.
+    planned.sort(key=lambda ev: ev.kind is not Kind.REVERTED)
     demands = {(w.case, w.address): w.demand for w in list_addresses(store, options.case)}
     times = {p.outpoint.txid: p.time for p in result.observation.payments if p.time}
     events = [
-        enrich_payment(
-            ev,
-            when=_when(times.get(ev.txid or ""), now),
-            demand=demands.get((ev.case, ev.address or "")),
-            prices=prices,
-        )
-        if ev.kind in (Kind.PAYMENT_RECEIVED, Kind.PAYMENT_CONFIRMED)
-        else ev
-        for ev in events
+        _enrich(ev, times.get(ev.txid or ""), tip_time, now, demands, prices) for ev in planned
     ]
+    events.extend(extra)
     with store.write():
         matched = {p.block_hash for p in result.observation.payments if p.block_hash}
         store_with_evidence(
@@ -213,9 +305,9 @@ def _commit(
             interesting_urls={url for url in _urls(evidence) if any(h in url for h in matched)},
         )
         unconfirm_blocks(store, result.observation.orphaned_blocks)
+        if result.start_marker is not None:
+            save_scanned(store, *result.start_marker, None, None)
         if result.reorg_fork is not None:
-            from btcwatch.store.watchstate import drop_scanned_above
-
             drop_scanned_above(store, result.reorg_fork)
         gone = result.observation.gone_txids
         save_outputs(
@@ -232,12 +324,35 @@ def _commit(
             save_scanned(store, height, block_hash, prev, block_time)
         if result.mempool_seen is not None:
             set_state(store, "mempool_seen", result.mempool_seen)
+        for key, value in result.state.items():
+            set_state(store, key, value)
         set_state(store, "tip_height", result.observation.tip_height)
         return record_events(store, events, [s.spec for s in sinks])
 
 
-def _when(block_time: int | None, now: datetime) -> datetime:
-    return datetime.fromtimestamp(block_time, UTC) if block_time else now
+def _enrich(
+    ev: Event,
+    block_time: int | None,
+    tip_time: int | None,
+    now: datetime,
+    demands: dict[tuple[str, str], str | None],
+    prices: PriceTable | None,
+) -> Event:
+    if ev.kind not in (Kind.PAYMENT_RECEIVED, Kind.PAYMENT_CONFIRMED):
+        return ev
+    if block_time is not None and ev.height is not None:
+        when, source = datetime.fromtimestamp(block_time, UTC), "block"
+    elif tip_time is not None:
+        when, source = datetime.fromtimestamp(tip_time, UTC), "tip"
+    else:
+        when, source = now, "clock"
+    return enrich_payment(
+        ev,
+        when=when,
+        demand=demands.get((ev.case, ev.address or "")),
+        prices=prices,
+        time_source=source,
+    )
 
 
 def _urls(log: EvidenceLog | None) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +18,22 @@ import httpx
 from btcwatch.chain.network import network_by_name
 from btcwatch.config import Settings
 from btcwatch.errors import BtcwatchError
+from btcwatch.event import Event
 from btcwatch.prices import PriceTable
+from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_pool
+from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
+from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
-from btcwatch.watch.alerts import Sink, parse_sink
+from btcwatch.watch.alerts import Sink, deliver, parse_sink
+from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
+AfterCycle = Callable[[Store, Provider, CycleReport, EvidenceLog], Awaitable[list[Event]]]
 
 
 @dataclass(slots=True)
@@ -41,8 +47,12 @@ class WatchRun:
     proxy: str | None = None
     cross_check: bool = False
     rate: float | None = None
+    retries: int = 5  # tries per request (config ``retries``), backoff between them
     network: str = "mainnet"
     transport: httpx.AsyncBaseTransport | None = None
+    # `watch --follow`: called after each cycle with new events; returns more events to record
+    # (the CLI passes btcwatch.followup, so watch itself never imports trace).
+    after_cycle: AfterCycle | None = None
     reports: list[CycleReport] = field(default_factory=list)
 
 
@@ -56,6 +66,7 @@ def default_provider_factory(run: WatchRun) -> ProviderFactory:
             rate=run.rate,
             cross_check=run.cross_check,
             transport=run.transport,
+            retry=RetryPolicy(max_tries=run.retries),
         )
 
     return make
@@ -70,19 +81,27 @@ def run_watch(
     on_error: Callable[[BtcwatchError], None] = lambda e: None,
     provider_factory: ProviderFactory | None = None,
 ) -> list[CycleReport]:
-    """Take the lock, then run one cycle or loop until signalled. Raises LockBusy at once."""
+    """Take the lock, then run one cycle or loop until signalled. Raises LockBusy at once.
+
+    Bad sink specs raise ConfigError before the lock is taken or the database opened.
+    """
+    sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
-        sinks = [
-            parse_sink(
-                spec,
-                smtp=settings.smtp if settings else None,
-                secret=settings.webhook_secret if settings else None,
-            )
-            for spec in run.alerts
-        ]
         factory = provider_factory or default_provider_factory(run)
         asyncio.run(_loop(store, run, sinks, factory, on_report, on_error))
     return run.reports
+
+
+def make_sinks(specs: Sequence[str], settings: Settings | None = None) -> list[Sink]:
+    """Parse ``--alert`` specs (no I/O), with SMTP settings and webhook secret from config."""
+    return [
+        parse_sink(
+            spec,
+            smtp=settings.smtp if settings else None,
+            secret=settings.webhook_secret if settings else None,
+        )
+        for spec in dict.fromkeys(specs)
+    ]
 
 
 async def _loop(
@@ -107,11 +126,21 @@ async def _loop(
             loop.add_signal_handler(sig, signalled)
     log = EvidenceLog()
     prices = PriceTable.load_default()
+    disputes = DisputeLog()
     provider = factory(log)
+    _listen(provider, disputes)
     try:
         while True:
             task = asyncio.create_task(
-                run_cycle(store, provider, run.options, sinks, evidence=log, prices=prices)
+                run_cycle(
+                    store,
+                    provider,
+                    run.options,
+                    sinks,
+                    evidence=log,
+                    prices=prices,
+                    disputes=disputes,
+                )
             )
             current[:] = [task]
             try:
@@ -127,6 +156,13 @@ async def _loop(
                 if stop.is_set():
                     break
                 continue
+            if run.after_cycle is not None and report.events:
+                more = await run.after_cycle(store, provider, report, log)
+                new = record_events(store, more, [s.spec for s in sinks])
+                report.events.extend(new)
+                delivered, problems = await deliver(store, sinks)
+                report.delivered += delivered
+                report.alert_errors.extend(problems)
             run.reports.append(report)
             on_report(report)
             if run.interval is None or stop.is_set():
@@ -139,6 +175,22 @@ async def _loop(
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+def _listen(provider: Provider, disputes: DisputeLog) -> None:
+    """Route a pool's disagreements to the cycle (keeping any listener already set)."""
+    if not isinstance(provider, ProviderPool):
+        return
+    before = provider.on_disagreement
+    if before is None:
+        provider.on_disagreement = disputes
+        return
+
+    def both(d: Disagreement) -> None:
+        before(d)
+        disputes(d)
+
+    provider.on_disagreement = both
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -60,3 +60,50 @@ def test_follow_up_flags_each_deposit_and_watches_the_attacker(tmp_path: Path) -
     changes = {p["change_address"] for p in truth["peels"]}
     assert changes <= {a for a, r in roles.items() if r is Role.ATTACKER}
     assert again.new_addresses == {}
+
+
+def test_watch_follow_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from btcwatch.cli import app
+    from btcwatch.store.events import list_events
+
+    scenario = vastaamo(victims=40, seed=2020, background=3)
+    truth: dict[str, Any] = scenario.ground_truth()
+    db = tmp_path / "v.db"
+    with Store.open(db) as store:
+        create_case(store, "v")
+        add_addresses(store, "v", [r["address"] for r in truth["ransom_addresses"]])
+    scenario.write_tagpack(tmp_path / "ex.yaml")
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["--db", str(db), "tags", "import", str(tmp_path / "ex.yaml")], env={}
+        ).exit_code
+        == 0
+    )
+    chain = SimChain.from_scenario(scenario, tip="end")
+    with SimServer(chain) as server:
+        result = runner.invoke(
+            app,
+            [
+                "--db",
+                str(db),
+                "watch",
+                "--once",
+                "--follow",
+                "--explorer",
+                server.url,
+                "--alert",
+                f"jsonl:{tmp_path / 'alerts.jsonl'}",
+            ],
+            env={},
+        )
+    assert result.exit_code == 0, result.stderr
+    with Store.open(db) as store:
+        flagged = list_events(store, case="v", kinds=["funds_at_exchange"])
+    assert {(e["txid"], e["vout"]) for e in flagged} == {
+        (p["txid"], p["vout"]) for p in truth["peels"]
+    }
+    alerts = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert sum('"funds_at_exchange"' in line for line in alerts) == len(truth["peels"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -134,10 +135,42 @@ def test_blocks() -> None:
 
 def test_block_raw_must_hash_to_the_block() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=block1()[:-1] + b"\x01")  # body intact, wrong block
+        return httpx.Response(200, content=block1())  # a whole block, but not the one asked for
 
     with pytest.raises(BadResponse, match="header hashes to 000000008"):
         run(handler, lambda p: p.block_raw("00" * 32))
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
+def test_cut_or_altered_block_is_retried_then_refused() -> None:
+    answers = [block1()[:-1] + b"\x01", block1()[:200], block1()]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=answers.pop(0))
+
+    wanted = hashlib.sha256(hashlib.sha256(block1()[:80]).digest()).digest()[::-1].hex()
+    raw, _ = run(handler, lambda p: p.block_raw(wanted), sleep=no_sleep)
+    assert raw == block1() and answers == []  # two bad bodies, each retried
+
+    def always_altered(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=block1()[:-1] + b"\x01")
+
+    with pytest.raises(BadResponse, match="not a whole block"):
+        run(always_altered, lambda p: p.block_raw(wanted), sleep=no_sleep)
+
+
+def test_cut_hash_and_tx_hex_are_retried() -> None:
+    tip = "00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048"
+    answers = [tip[:32], tip]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=answers.pop(0))
+
+    found, _ = run(handler, lambda p: p.block_hash(1), sleep=no_sleep)
+    assert found == tip and answers == []
 
 
 def test_tx_raw_is_verified() -> None:
