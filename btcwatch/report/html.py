@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from btcwatch.export.html import csp_source
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, Refs, TraceFacts
+from btcwatch.report.text import PAYMENT_COLUMNS
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:110em}
@@ -150,19 +151,7 @@ def _payments(r: CaseReport) -> str:
         ]
         for n, p in enumerate(r.payments, 1)
     ]
-    headers = [
-        "#",
-        "Time (UTC)",
-        "Address",
-        "Label",
-        "Output",
-        "BTC",
-        "EUR",
-        "USD",
-        "Verdict",
-        "Conf.",
-        "Evidence",
-    ]
+    headers = list(PAYMENT_COLUMNS)
     return "<h2>Payments</h2>" + _table(headers, rows)
 
 

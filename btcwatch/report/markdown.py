@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, TraceFacts
+from btcwatch.report.text import PAYMENT_COLUMNS
 
 _SPECIAL = {
     "\\": "\\\\",
@@ -99,19 +100,7 @@ def _payments(r: CaseReport) -> list[str]:
     if not r.payments:
         return [*lines, "No payment has been recorded.", ""]
     lines += _table(
-        [
-            "#",
-            "Time (UTC)",
-            "Address",
-            "Label",
-            "Output",
-            "BTC",
-            "EUR",
-            "USD",
-            "Verdict",
-            "Conf.",
-            "Evidence",
-        ],
+        list(PAYMENT_COLUMNS),
         [
             [
                 n,

@@ -126,3 +126,19 @@ def no_trace_line(case: str) -> str:
 
 def joined(items: Iterable[str]) -> str:
     return ", ".join(items)
+
+
+#: Column headings of the payments table, the same in every format.
+PAYMENT_COLUMNS = (
+    "#",
+    "Time (UTC)",
+    "Address",
+    "Label",
+    "Output",
+    "BTC",
+    "EUR",
+    "USD",
+    "Verdict",
+    "Conf.",
+    "Evidence",
+)
