@@ -5,6 +5,9 @@ Two shapes, each one tx per step:
   fanout a tree: every tx pays 4 outputs, each spent by the next generation; every third tx
          also spends an untainted 546-sat outsider input (so haircut splits are fractional)
 
+The generators are shared with bench/bench_scale.py, which asks for a distinct address per
+output (``distinct=True``) so that clustering and change heuristics see a realistic flow.
+
 Time is measured without tracemalloc (which slows allocation); peak memory in a second run
 with tracemalloc on, counting only what propagate() allocates (the flow is built before).
 
@@ -20,7 +23,7 @@ import time
 import tracemalloc
 from collections import deque
 
-from btcwatch.model import OutPoint, Tx, TxIn, TxOut
+from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
 from btcwatch.trace.taint import POLICIES, Policy, propagate
 
 SCRIPT = bytes.fromhex("0014") + bytes(range(20))  # one shared P2WPKH script
@@ -34,48 +37,67 @@ def _txid(n: int) -> str:
     return f"{n:064x}"
 
 
-def peel_chain(n: int) -> tuple[dict[OutPoint, int], dict[str, Tx]]:
+def _owner(n: int, distinct: bool) -> tuple[bytes, str]:
+    """The n-th output's script and address: all the same, or each its own (P2WPKH-sized)."""
+    if not distinct:
+        return SCRIPT, ADDRESS
+    return b"\x00\x14" + n.to_bytes(20, "big"), f"bc1q{n:038x}"
+
+
+def peel_chain(
+    n: int, *, distinct: bool = False, block: BlockRef | None = None
+) -> tuple[dict[OutPoint, int], dict[str, Tx]]:
     """n hops; each peels 1,000 sats and pays a 200-sat fee."""
     value = n * (1_000 + FEE) + 100_000
     txs: dict[str, Tx] = {}
     prev = SOURCE
+    prev_script, prev_address = _owner(0, distinct)
     for i in range(n):
         change = value - 1_000 - FEE
         txid = _txid(i)
+        peel_script, peel_address = _owner(2 * i + 1, distinct)
+        change_script, change_address = _owner(2 * i + 2, distinct)
         txs[txid] = Tx(
             txid,
             2,
             0,
-            (TxIn(prev, 0xFFFFFFFD, value, SCRIPT, ADDRESS),),
-            (TxOut(1_000, SCRIPT, ADDRESS), TxOut(change, SCRIPT, ADDRESS)),
+            (TxIn(prev, 0xFFFFFFFD, value, prev_script, prev_address),),
+            (TxOut(1_000, peel_script, peel_address), TxOut(change, change_script, change_address)),
+            block,
         )
-        prev = OutPoint(txid, 1)
+        prev, prev_script, prev_address = OutPoint(txid, 1), change_script, change_address
         value = change
     return {SOURCE: n * (1_000 + FEE) + 100_000}, txs
 
 
-def fan_out(n: int) -> tuple[dict[OutPoint, int], dict[str, Tx]]:
+def fan_out(
+    n: int, *, distinct: bool = False, block: BlockRef | None = None
+) -> tuple[dict[OutPoint, int], dict[str, Tx]]:
     """n txs in a 4-ary tree rooted at the source."""
     depth = 0
     while 4**depth < n:
         depth += 1
     root_value = 4 ** (depth + 1) * 2_000
     txs: dict[str, Tx] = {}
-    queue: deque[tuple[OutPoint, int]] = deque([(SOURCE, root_value)])
+    queue: deque[tuple[OutPoint, int, int]] = deque([(SOURCE, root_value, 0)])
     made = 0
     while made < n:
-        prev, value = queue.popleft()
-        inputs = [TxIn(prev, 0xFFFFFFFD, value, SCRIPT, ADDRESS)]
+        prev, value, owner = queue.popleft()
+        script, address = _owner(owner, distinct)
+        inputs = [TxIn(prev, 0xFFFFFFFD, value, script, address)]
         total = value
         if made % 3 == 2:
-            inputs.append(TxIn(OutPoint(OUTSIDER, made), 0xFFFFFFFD, 546, SCRIPT, ADDRESS))
+            outsider_script, outsider_address = _owner(5 * n + made, distinct)
+            inputs.append(
+                TxIn(OutPoint(OUTSIDER, made), 0xFFFFFFFD, 546, outsider_script, outsider_address)
+            )
             total += 546
         each = (total - FEE) // 4
         txid = _txid(made)
-        txs[txid] = Tx(
-            txid, 2, 0, tuple(inputs), tuple(TxOut(each, SCRIPT, ADDRESS) for _ in range(4))
-        )
-        queue.extend((OutPoint(txid, vout), each) for vout in range(4))
+        first = 4 * made + 1
+        outputs = tuple(TxOut(each, *_owner(first + vout, distinct)) for vout in range(4))
+        txs[txid] = Tx(txid, 2, 0, tuple(inputs), outputs, block)
+        queue.extend((OutPoint(txid, vout), each, first + vout) for vout in range(4))
         made += 1
     return {SOURCE: root_value}, txs
 
