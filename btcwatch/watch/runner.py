@@ -18,7 +18,6 @@ from btcwatch.model import AddressStats, Tip
 from btcwatch.prices import PriceTable
 from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
-from btcwatch.store.cases import list_addresses
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
 from btcwatch.store.watchstate import (
@@ -132,7 +131,7 @@ async def run_cycle(
         extra = disagreement_events(found, _dispute_cases(ws, outputs, result, options.case))
         moment = now or datetime.now(UTC)
         report.events = _commit(
-            store, result, options, sinks, evidence, prices, moment, tip_time, extra
+            store, result, options, sinks, evidence, prices, moment, tip_time, ws.demands, extra
         )
     report.delivered, report.alert_errors = await deliver(store, sinks)
     report.requests = provider.requests - requests_before
@@ -280,6 +279,7 @@ def _commit(
     prices: PriceTable | None,
     now: datetime,
     tip_time: int | None,
+    demands: dict[tuple[str, str], str | None],
     extra: Sequence[Event] = (),
 ) -> list[Event]:
     stored, dead = stored_events(store)
@@ -290,7 +290,6 @@ def _commit(
     )
     # What left the chain is reported before what replaced it (RBF, reorg), in one commit.
     planned.sort(key=lambda ev: ev.kind is not Kind.REVERTED)
-    demands = {(w.case, w.address): w.demand for w in list_addresses(store, options.case)}
     times = {p.outpoint.txid: p.time for p in result.observation.payments if p.time}
     events = [
         _enrich(ev, times.get(ev.txid or ""), tip_time, now, demands, prices) for ev in planned

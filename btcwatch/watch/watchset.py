@@ -22,6 +22,7 @@ class WatchSet:
     by_script: dict[bytes, list[tuple[str, str]]] = field(default_factory=dict)
     by_address: dict[str, list[str]] = field(default_factory=dict)  # address -> cases
     unspent: dict[OutPoint, list[WatchedOutput]] = field(default_factory=dict)
+    demands: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (case, address)
 
     @property
     def addresses(self) -> list[str]:
@@ -38,10 +39,12 @@ class WatchSet:
 def load_watchset(store: Store, case: str | None = None) -> WatchSet:
     by_script: dict[bytes, list[tuple[str, str]]] = defaultdict(list)
     by_address: dict[str, list[str]] = defaultdict(list)
+    demands: dict[tuple[str, str], str | None] = {}
     for w in list_addresses(store, case):
         by_script[bytes.fromhex(w.script_hex)].append((w.case, w.address))
         by_address[w.address].append(w.case)
-    ws = WatchSet(dict(by_script), dict(by_address))
+        demands[(w.case, w.address)] = w.demand
+    ws = WatchSet(dict(by_script), dict(by_address), demands=demands)
     for out in unspent_outputs(store, case):
         ws.add_output(out)
     return ws
