@@ -135,6 +135,10 @@ def test_requests_stay_within_two_per_tx_and_second_run_is_cached(case, traced) 
 
 
 def test_export_formats_read_back(case, traced, tmp_path: Path) -> None:
+    from btcwatch.export.flowgraph import run_graph
+
+    with Store.open(case["db"]) as store:
+        built = run_graph(store, traced["run_id"])
     graphml = tmp_path / "flow.graphml"
     cli(
         case["db"],
@@ -146,13 +150,30 @@ def test_export_formats_read_back(case, traced, tmp_path: Path) -> None:
         "-o",
         str(graphml),
     )
-    g = nx.read_graphml(graphml)
-    assert g.number_of_nodes() > traced["txs"]
+    gexf = tmp_path / "flow.gexf"
+    cli(case["db"], "export", "--case", "vastaamo", "--format", "gexf", "-o", str(gexf))
+    for back in (nx.read_graphml(graphml), nx.read_gexf(gexf)):
+        assert back.number_of_nodes() == built.number_of_nodes()
+        assert back.number_of_edges() == built.number_of_edges()
+        assert back.is_directed()
+    back = nx.read_graphml(graphml)
+    for node, attrs in built.nodes(data=True):
+        keys = (
+            ("height", "fee_sat", "coinjoin")
+            if attrs["kind"] == "tx"
+            else ("taint_sat", "received_sat", "entity", "role")
+        )
+        for key in keys:
+            assert back.nodes[node][key] == attrs[key], (node, key)
+    assert sum(1 for _, a in built.nodes(data=True) if a.get("category") == "exchange") >= len(
+        case["truth"]["exchange_totals"]
+    )
     listed = json.loads(cli(case["db"], "traces", "list", "--json").stdout)
     assert traced["run_id"] in [r["id"] for r in listed]
-    for fmt in ("gexf", "json", "cyjs", "dot", "html"):
+    for fmt in ("json", "cyjs", "dot", "html"):
         out = tmp_path / f"flow.{fmt}"
         cli(case["db"], "export", "--case", "vastaamo", "--format", fmt, "-o", str(out))
         assert out.stat().st_size > 1000
     cli(case["db"], "export", "--case", "vastaamo", "--format", "csv", "-o", str(tmp_path / "csv"))
-    assert (tmp_path / "csv" / "nodes.csv").exists()
+    with (tmp_path / "csv" / "nodes.csv").open(encoding="utf-8") as fh:
+        assert sum(1 for _ in fh) == built.number_of_nodes() + 1
