@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
 from btcwatch.cli.context import EXIT_NEW_EVENTS, State, emit_json, info, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption
@@ -85,8 +88,14 @@ def watch(
         network=settings.network,
     )
 
+    console = _console()
+
     def show(report: CycleReport) -> None:
-        info(report.summary())
+        if console is None:
+            info(report.summary())  # plain lines: cron mail and log files
+        else:
+            colour = "bold green" if report.events else "dim"
+            console.print(f"[{colour}]{escape(report.summary())}[/{colour}]")
         for problem in report.alert_errors:
             info(f"alert not delivered (will retry): {problem}")
 
@@ -116,6 +125,11 @@ def parse_since(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _console() -> Console | None:
+    """A rich console when a person watches the terminal; None under cron or a pipe."""
+    return Console(stderr=True) if sys.stderr.isatty() else None
 
 
 def events(
