@@ -17,6 +17,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check btcwatch tests bench scripts
 	$(BIN)/ruff format --check btcwatch tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
