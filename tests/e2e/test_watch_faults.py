@@ -113,11 +113,14 @@ def test_faults_and_rate_limit_still_match_ground_truth(tmp_path: Path) -> None:
         def forced_failure() -> None:
             """A cycle that fails late: histories or blocks fetched, then the mempool list
             answers 500 until the retries run out."""
-            before = Counter(server.requests)
-            with mempool_broken(server) as refused:
-                assert not cycle()
+            for _ in range(5):  # a random fault may give out earlier: then force it again
+                before = Counter(server.requests)
+                with mempool_broken(server) as refused:
+                    assert not cycle()
+                if refused:
+                    break
             asked = Counter(server.requests) - before
-            assert len(refused) == RETRY.max_tries
+            assert len(refused) == RETRY.max_tries, failed[-1]
             assert asked["GET /block/:hash/raw"] + asked["GET /address/:id/txs"] > 0
 
         forced_failure()  # the first cycle: its catch-up of the case's past is lost, not stored
