@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from btcwatch.export.html import csp_source
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, Refs, TraceFacts
-from btcwatch.report.text import PAYMENT_COLUMNS
+from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:110em}
@@ -285,17 +285,7 @@ def _freeze(r: CaseReport) -> str:
         return out[0] + "<p>The trace reached no exchange or other tagged entity.</p>"
     tip = r.tip_height if r.tip_height is not None else "unknown"
     out.append(f"<p>Confirmations are counted to the watcher's chain tip at height {tip}.</p>")
-    headers = [
-        "Deposit address",
-        "Transaction",
-        "Output",
-        "Tainted BTC",
-        "Output BTC",
-        "Time (UTC)",
-        "Conf.",
-        "Swept by",
-        "Evidence",
-    ]
+    headers = list(FREEZE_COLUMNS)
     for f in r.freeze_requests:
         out.append(
             f"<h3>{esc(f.entity)} ({esc(f.category or 'entity')}): {len(f.rows)} output(s), "

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, TraceFacts
-from btcwatch.report.text import PAYMENT_COLUMNS
+from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
 
 _SPECIAL = {
     "\\": "\\\\",
@@ -234,17 +234,7 @@ def _freeze(r: CaseReport) -> list[str]:
             "",
         ]
         lines += _table(
-            [
-                "Deposit address",
-                "Transaction",
-                "Output",
-                "Tainted BTC",
-                "Output BTC",
-                "Time (UTC)",
-                "Conf.",
-                "Swept by",
-                "Evidence",
-            ],
+            list(FREEZE_COLUMNS),
             [
                 [
                     row.deposit_address,

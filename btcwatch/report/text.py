@@ -142,3 +142,16 @@ PAYMENT_COLUMNS = (
     "Conf.",
     "Evidence",
 )
+
+#: Column headings of a freeze-request table, the same in every format.
+FREEZE_COLUMNS = (
+    "Deposit address",
+    "Transaction",
+    "Output",
+    "Tainted BTC",
+    "Output BTC",
+    "Time (UTC)",
+    "Conf.",
+    "Swept by",
+    "Evidence",
+)
