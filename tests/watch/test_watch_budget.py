@@ -56,9 +56,7 @@ def twin(world: World, tmp_path: Path) -> Path:
         (["--hot-set", "-1"], "--hot-set must be 0 or more"),
     ],
 )
-def test_bad_cost_options_exit_2_with_one_line(
-    world: World, args: list[str], message: str
-) -> None:
+def test_bad_cost_options_exit_2_with_one_line(world: World, args: list[str], message: str) -> None:
     result = world.watch_once(*args)
     assert result.exit_code == 2
     line = one_line(result.stderr)
@@ -72,9 +70,7 @@ def test_from_height_above_the_tip_is_refused_and_nothing_is_stored(world: World
     result = world.watch_once("--mode", "block", "--from-height", str(tip + 1))
     assert result.exit_code == 2
     line = one_line(result.stderr)
-    assert line == (
-        f"btcwatch: error: --from-height {tip + 1} is above the explorer's tip ({tip})"
-    )
+    assert line == (f"btcwatch: error: --from-height {tip + 1} is above the explorer's tip ({tip})")
     with Store.open(world.db) as store:
         assert scanned_blocks(store) == {}
     # The refused start left nothing behind: a normal first run still reports the past.
@@ -114,9 +110,7 @@ def test_a_long_block_catch_up_moves_forward_every_tick_and_reports_once(
     assert ids(world.db) == ids(other)  # every event exactly once, as without a budget
 
 
-def test_a_first_run_catch_up_of_addresses_is_done_in_steps(
-    world: World, tmp_path: Path
-) -> None:
+def test_a_first_run_catch_up_of_addresses_is_done_in_steps(world: World, tmp_path: Path) -> None:
     ticks = []
     while True:
         result = world.watch_once("--mode", "block", "--budget", "10")
