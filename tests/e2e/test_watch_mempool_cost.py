@@ -44,7 +44,9 @@ def explorer_requests(server: SimServer) -> int:
     return sum(n for name, n in server.requests.items() if "/_sim/" not in name)
 
 
-def tick_with_noise(tmp_path: Path, scenario: VastaamoScenario, noise: int) -> dict[str, Any]:
+def tick_with_noise(
+    tmp_path: Path, scenario: VastaamoScenario, noise: int, *args: str
+) -> dict[str, Any]:
     """Watch up to the block before the first sweeps, then measure the tick that sees them."""
     truth = scenario.ground_truth()
     first = min(s["height"] for s in truth["sweeps"])
@@ -65,7 +67,7 @@ def tick_with_noise(tmp_path: Path, scenario: VastaamoScenario, noise: int) -> d
         assert answer.json()["added"] == noise
         assert {s["txid"] for s in sweeps} <= {e.txid for e in chain.mempool()}
         before = explorer_requests(server)
-        code, err = watch_once(db, server.url)
+        code, err = watch_once(db, server.url, *args)
         assert code == 0, err
         asked = explorer_requests(server) - before
         routes = dict(server.requests)
