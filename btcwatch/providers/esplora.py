@@ -421,11 +421,14 @@ class EsploraProvider(Provider):
             except ProviderError as exc:
                 if self._batch or isinstance(exc, (Unavailable, RateLimited)):
                     raise
-                self._batch = False  # this server has no batch endpoint: never ask again
+                # Unprobed: the same txs one by one. If that works, the server lacks the batch
+                # endpoint (never ask again); a NotFound here says the 404 was about a tx.
+                found = await gather_limited(ids, self.outspends)
+                self._batch = False
                 self.capabilities = self._capabilities()
-            else:
-                self._batch = True  # probed once: `probed()` lets the next run skip the probe
                 return found
+            self._batch = True  # probed: `probed()` lets the next run skip the probe
+            return found
         return await gather_limited(ids, self.outspends)
 
     async def _outspends_batched(self, ids: list[str]) -> dict[str, list[OutSpend]]:

@@ -13,12 +13,13 @@ returned in `MempoolWork`, stored with the cycle, and asked about first next tic
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from btcwatch.chain.scan import Paid, Spent, scan_tx
 from btcwatch.errors import InputError, NotFound
-from btcwatch.model import Tx
+from btcwatch.model import OutSpend, Tx
 from btcwatch.providers.base import Capability, Provider
 from btcwatch.providers.esplora import OUTSPENDS_BATCH_SIZE
 from btcwatch.watch.budget import Budget
@@ -110,7 +111,10 @@ async def _outspends(
                 break
             size = size if size > 1 else left  # one request per tx: as many as fit
         chunk, todo = todo[:size], todo[size:]
-        found = await provider.outspends_many(chunk)
+        try:
+            found = await provider.outspends_many(chunk)
+        except NotFound:  # a tx the explorer no longer knows (reorged out): ask the rest singly
+            found = await _one_by_one(provider, chunk)
         for txid, outs in found.items():
             for vout, spend in enumerate(outs):
                 if not spend.spent or spend.txid is None or spend.vin is None:
@@ -121,6 +125,14 @@ async def _outspends(
                 item: Spent = (txid, vout, spend.txid, spend.vin)
                 spenders |= _spent(track, [item], noted)
     return todo
+
+
+async def _one_by_one(provider: Provider, txids: Sequence[str]) -> dict[str, list[OutSpend]]:
+    found: dict[str, list[OutSpend]] = {}
+    for txid in txids:
+        with contextlib.suppress(NotFound):  # gone: the block scan and `_find_gone` tell
+            found[txid] = await provider.outspends(txid)
+    return found
 
 
 def _spent(track: Tracker, items: Sequence[Spent], noted: set[tuple[str, int, str]]) -> set[str]:

@@ -138,3 +138,21 @@ def test_an_explorer_without_batch_outspends_is_probed_once_and_remembered(world
     with Store.open(world.db) as store:
         probed = get_state(store, "explorer_probes")
     assert probed == {f"{world.url} outspends_batch": False}
+
+
+def test_a_watched_tx_that_vanished_in_a_reorg_does_not_stop_the_outspends_check(
+    world: World,
+) -> None:
+    tip = world.chain.tip_height
+    paid = [p for p in world.truth["payments"] if p["height"] == tip]
+    assert paid
+    assert world.watch_once("--mode", "block").exit_code == 0
+    world.server.reorg(1, drop=[paid[0]["txid"]], dropped="vanish")
+    world.chain.advance(1)
+    before = world.server.requests["GET /tx/:txid/outspends"]
+    result = world.watch_once("--mode", "block")
+    assert result.exit_code == 0, result.stderr
+    # The batch naming the vanished tx answered 404: the rest were asked one by one.
+    assert world.server.requests["GET /tx/:txid/outspends"] > before
+    reverted = event_rows(world.db, kinds=["reverted"])
+    assert any(r["txid"] == paid[0]["txid"] for r in reverted)
