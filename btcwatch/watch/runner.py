@@ -39,7 +39,7 @@ from btcwatch.watch.address_mode import poll_addresses
 from btcwatch.watch.alerts import Sink, deliver
 from btcwatch.watch.block_mode import poll_blocks
 from btcwatch.watch.budget import Budget
-from btcwatch.watch.diff import Reported, plan_events
+from btcwatch.watch.diff import Observation, Reported, Spend, complete_spends, plan_events
 from btcwatch.watch.disputes import DisputeLog, disagreement_events
 from btcwatch.watch.enrich import enrich_payment
 from btcwatch.watch.hotset import DEFAULT_HOT_SET, hot_addresses
@@ -53,6 +53,7 @@ CATCHUP_PENDING = "catchup_pending"  # addresses whose past a budget-cut catch-u
 MEMPOOL_DEFERRED = "mempool_deferred"  # outspends and hot addresses a tick could not afford
 PROBED = "explorer_probes"  # what probing taught about explorers' optional endpoints
 CATCHUP_SHARE = 0.5  # of a tick's budget, what catching up new addresses may use
+ADDRESSES_DEFERRED = "addresses_deferred"  # address mode: addresses a tick could not afford
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ async def run_cycle(
         provider.assume(probed if isinstance(probed, dict) else {})
         budget = Budget(provider, options.budget)
         result = await _poll(store, provider, ws, outputs, options, mode, disputes, budget)
+        complete_spends(result.observation, _stored_spends(outputs))
         learned = provider.probed()
         if learned and learned != probed:
             result.state[PROBED] = {**(probed if isinstance(probed, dict) else {}), **learned}
@@ -172,15 +174,28 @@ async def _poll(
     distrust = disputes.addresses if disputes is not None else frozenset[str]()
     if mode == "address":
         best = await provider.tip()
-        result = await poll_addresses(
-            provider,
-            ws,
-            outputs,
-            previous,
-            best.height,
-            needed=options.confirmations,
-            distrust=distrust,
-        )
+        if budget.limit is None:
+            result = await poll_addresses(
+                provider,
+                ws,
+                outputs,
+                previous,
+                best.height,
+                needed=options.confirmations,
+                distrust=distrust,
+            )
+        else:
+            # Within a budget: the addresses left wait for the next tick, and go first then.
+            key = f"{ADDRESSES_DEFERRED}:{options.case or '*'}"
+            saved = get_state(store, key)
+            waiting = [a for a in saved if a in ws.by_address] if isinstance(saved, list) else []
+            order = list(dict.fromkeys([*waiting, *ws.addresses]))
+            polled, left = await _catch_up(
+                provider, ws, outputs, previous, best.height, options, order, distrust, budget, 1.0
+            )
+            result = polled or PollResult(Observation(best.height))
+            budget.defer("addresses", len(left))
+            result.state[key] = left
         result.tip_hash = best.hash
         return result
     scanned = scanned_blocks(store)
@@ -242,13 +257,14 @@ async def _catch_up(
     addresses: list[str],
     distrust: Container[str],
     budget: Budget,
+    fraction: float = CATCHUP_SHARE,
 ) -> tuple[PollResult | None, list[str]]:
     """Histories of ``addresses`` in steps that fit the budget's share; returns those left.
 
     Each step costs about two requests per address (summary and first history page); at
     least one step runs, so a tick always moves forward.
     """
-    share = budget.share(CATCHUP_SHARE)
+    share = budget.share(fraction)
     start = budget.spent
     done: PollResult | None = None
     todo = list(addresses)
@@ -294,6 +310,14 @@ def _mempool_work(
         deferred_txids=list(saved.get("outspends", [])),
         deferred_hot=list(saved.get("hot", [])),
     )
+
+
+def _stored_spends(outputs: Sequence[WatchedOutput]) -> list[Spend]:
+    return [
+        Spend(o.case, o.address, o.outpoint, o.value, o.spent_by, o.spent_vin or 0, None, None)
+        for o in outputs
+        if o.spent_by
+    ]
 
 
 def _unpolled(

@@ -151,3 +151,21 @@ def test_full_mempool_within_a_budget_defers_the_rest_to_the_next_tick(world: Wo
     assert held > 0
     second = world.watch_once("--mode", "block", "--mempool", "full", "--budget", "15")
     assert deferred(second.stderr) < held
+
+
+def test_address_mode_within_a_budget_rotates_and_misses_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    other = twin(world, tmp_path)
+    world.chain.advance_to(world.chain.tip_height + 40)
+    held = []
+    for _ in range(8):
+        result = world.watch_once("--mode", "address", "--budget", "6")
+        assert result.exit_code == 0, result.stderr
+        held.append(deferred(result.stderr))
+    assert held[0] > 0 and "addresses" in summary(result.stderr)
+    world.cli(
+        "--db", str(other), "watch", "--case", "vastaamo", "--once", "--explorer", world.url,
+        "--mode", "address",
+    )  # fmt: skip
+    assert ids(world.db) == ids(other) and ids(other)
