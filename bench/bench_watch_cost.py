@@ -50,6 +50,9 @@ VICTIMS = 1_000  # ransom addresses in the watch set; the rest are random filler
 BACKGROUND = 5  # unrelated txs per simulated block
 CASE = "bench"
 STEADY_CYCLES = 5  # block-mode cycles measured after the first one
+# Unrelated txs entering the mempool before each measured cycle: mainnet's ~5 tx/s over a
+# 5-minute cron interval (POST /_sim/mempool?add=N).
+MEMPOOL_INFLOW = 1_500
 CONCURRENCY = 16  # the naive poller asks as many addresses at once as address mode does
 
 # -- shared helpers (tables, the simulator in a child process) ----------------------------------
@@ -145,6 +148,10 @@ class SimProcess:
         reply.raise_for_status()
         return int(reply.json()["tip_height"])
 
+    def add_mempool(self, count: int) -> None:
+        reply = httpx.post(f"{self.url}/_sim/mempool", params={"add": str(count)}, timeout=60)
+        reply.raise_for_status()
+
     def tip_height(self) -> int:
         reply = httpx.get(f"{self.url}/blocks/tip/height", timeout=60)
         reply.raise_for_status()
@@ -192,8 +199,10 @@ def make_case(db: Path, ransom: Sequence[str], fillers: Sequence[dict[str, Any]]
             insert_addresses(store, list(fillers))
 
 
-def watch_once(db: Path, url: str, mode: str, from_height: int | None = None) -> CycleReport:
-    options = WatchOptions(CASE, mode, from_height=from_height)
+def watch_once(
+    db: Path, url: str, mode: str, from_height: int | None = None, mempool: str = "hot"
+) -> CycleReport:
+    options = WatchOptions(CASE, mode, from_height=from_height, mempool=mempool)
     reports = run_watch(db, WatchRun(options, alerts=[], explorers=[url]))
     return reports[-1]
 
@@ -233,6 +242,7 @@ class Row:
     watched: int
     block_chain: list[int] = field(default_factory=list)  # block_requests per one-block cycle
     block_total: list[int] = field(default_factory=list)  # requests per one-block cycle
+    block_full: list[int] = field(default_factory=list)  # the same with --mempool full
     block_seconds: list[float] = field(default_factory=list)
     address_first: int | None = None
     address_cycle: int | None = None
@@ -245,19 +255,25 @@ class Row:
 def measure_block(work: Path, watched: int, fillers: list[dict[str, Any]], row: Row) -> None:
     with SimProcess(VICTIMS) as sim:
         db = work / f"block-{watched}.db"
-        make_case(db, sim.ransom_addresses(), fillers[: watched - VICTIMS])
+        full_db = work / f"block-full-{watched}.db"  # the same world, --mempool full
+        for path in (db, full_db):
+            make_case(path, sim.ransom_addresses(), fillers[: watched - VICTIMS])
         # Scan start is stored with second precision; addresses added in that same second
         # would count as "added since" and get a history catch-up. Real cases are older.
         time.sleep(1.1)
-        watch_once(db, sim.url, "block", from_height=sim.tip_height())
+        start = sim.tip_height()
+        watch_once(db, sim.url, "block", from_height=start)
+        watch_once(full_db, sim.url, "block", from_height=start, mempool="full")
         for _ in range(STEADY_CYCLES):
             sim.advance()
+            sim.add_mempool(MEMPOOL_INFLOW)
             report = watch_once(db, sim.url, "block")
             if report.blocks_scanned != 1:
                 raise RuntimeError(f"expected one new block per cycle: {report.summary()}")
             row.block_chain.append(report.block_requests)
             row.block_total.append(report.requests)
             row.block_seconds.append(report.seconds)
+            row.block_full.append(watch_once(full_db, sim.url, "block", mempool="full").requests)
 
 
 def measure_address(work: Path, watched: int, fillers: list[dict[str, Any]], row: Row) -> None:
@@ -312,6 +328,7 @@ def _table(rows: list[Row], seconds: float) -> Table:
             "watched",
             "block: chain req/blk",
             "block: req/cycle",
+            "block full: req/cycle",
             "block: s/cycle",
             "address: 1st cycle",
             "address: req/cycle",
@@ -329,6 +346,7 @@ def _table(rows: list[Row], seconds: float) -> Table:
                 fmt_int(r.watched),
                 f"{max(r.block_chain)} max",
                 f"{fmt_int(total)} median",
+                f"{fmt_int(statistics.median(r.block_full))} median",
                 f"{statistics.median(r.block_seconds):.2f}",
                 "" if r.address_first is None else fmt_int(r.address_first) + mark,
                 "" if r.address_cycle is None else fmt_int(r.address_cycle) + mark,
@@ -341,8 +359,11 @@ def _table(rows: list[Row], seconds: float) -> Table:
     table.notes += [
         f"block mode: {STEADY_CYCLES} cycles of one new block each after a first cycle started "
         "with --from-height (no history catch-up); chain req/block = CycleReport.block_requests "
-        "(tip hash, tip block, raw block); req/cycle adds the mempool (new txs fetched raw) "
-        "and spend destinations, which depend on chain traffic, not on the watch set",
+        "(tip hash, tip block, raw block); req/cycle adds the mempool checks and spend "
+        f"destinations, with {MEMPOOL_INFLOW:,} unrelated txs entering the mempool before each "
+        "cycle (5 tx/s for 5 minutes): --mempool hot (default) asks /txs/outspends for the "
+        "watched outputs (50 per request) and the hot set's /address/:a/txs/mempool (20); "
+        "full reads every new mempool tx raw (at most 500 a cycle without a budget)",
         "address mode: 1st cycle = summary + history per address; req/cycle = the next cycle, "
         "one block later (a summary per address, history only for changed ones, tip)",
         "naive: every address's full history every cycle, 16 at a time (provider.address_history)",
@@ -357,8 +378,13 @@ def _table(rows: list[Row], seconds: float) -> Table:
             " / ".join(str(max(r.block_chain)) for r in rows),
         ),
         (
-            "Block mode: all requests per one-block cycle, mempool included (median)",
+            f"Block mode: all requests per one-block cycle, {MEMPOOL_INFLOW:,} new mempool txs, "
+            "--mempool hot (median)",
             " / ".join(fmt_int(statistics.median(r.block_total)) for r in rows),
+        ),
+        (
+            "Block mode: the same with --mempool full (median)",
+            " / ".join(fmt_int(statistics.median(r.block_full)) for r in rows),
         ),
     ]
     last = rows[-1]

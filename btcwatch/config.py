@@ -10,6 +10,9 @@ directory) uses the same names as the environment without the prefix, in lower c
     proxy = "socks5://127.0.0.1:9050"
     network = "mainnet"
     confirmations = 1
+    mempool = "hot"      # watch, block mode: hot | full | off
+    hot_set = 20         # watch: addresses whose mempool a block-mode tick reads
+    budget = 300         # watch: requests per tick (default: from the explorer's rate)
     webhook_secret = "..."
     [smtp]
     host = "localhost"
@@ -56,6 +59,10 @@ class Settings:
     rate: float | None = None
     retries: int = 5  # tries per request before an explorer counts as failed
     webhook_secret: str | None = None
+    # watch: the tick's cost (see btcwatch/watch/mempool.py, hotset.py, budget.py)
+    mempool: str = "hot"
+    hot_set: int = 20
+    budget: int | None = None  # None: derived from the explorer's rate and the interval
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
@@ -116,6 +123,9 @@ def load_settings(
         "rate",
         "retries",
         "webhook_secret",
+        "mempool",
+        "hot_set",
+        "budget",
     ):
         value = env.get(f"BTCWATCH_{key.upper()}")
         if value:
@@ -151,5 +161,8 @@ def load_settings(
         rate=rate_value,
         retries=_positive(_int(raw.get("retries", 5), "retries"), "retries"),
         webhook_secret=raw.get("webhook_secret") or None,
+        mempool=str(raw.get("mempool", "hot")).strip().lower(),
+        hot_set=_int(raw.get("hot_set", 20), "hot_set"),
+        budget=None if raw.get("budget") is None else _int(raw["budget"], "budget"),
         smtp=smtp,
     )

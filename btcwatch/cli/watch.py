@@ -14,9 +14,11 @@ from btcwatch.cli.network import ExplorerOption, ProxyOption
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
 from btcwatch.followup import after_cycle
-from btcwatch.providers.factory import parse_explorer_list
+from btcwatch.providers.factory import explorer_rate, parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.watch.budget import check_budget, default_budget
+from btcwatch.watch.mempool import check_mempool_mode
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, make_sinks, run_watch
 
@@ -52,7 +54,23 @@ def watch(
         help="When watched money moves: trace it, watch the attacker's next "
         "addresses, raise funds_at_exchange.",
     ),
-    mempool: bool = typer.Option(True, "--mempool/--no-mempool", help="Block mode: scan mempool."),
+    # The tick's cost (issue 10): see btcwatch/watch/mempool.py, hotset.py and budget.py.
+    mempool: str | None = typer.Option(
+        None,
+        "--mempool",
+        help="Block mode: hot (default: ask about watched outputs and the hot set's "
+        "addresses), full (read every mempool tx; self-hosted explorers) or off.",
+    ),
+    no_mempool: bool = typer.Option(False, "--no-mempool", hidden=True),
+    hot_set: int | None = typer.Option(
+        None, "--hot-set", help="Addresses whose mempool a block-mode tick reads (default 20)."
+    ),
+    budget: int | None = typer.Option(
+        None,
+        "--budget",
+        help="Requests per tick; the rest waits for the next tick "
+        "(default: explorer rate x interval / 2, a cron tick counting as 300 s).",
+    ),
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
@@ -63,10 +81,19 @@ def watch(
         raise InputError(f"unknown --mode {mode!r} (use auto, address or block)")
     st = state(ctx)
     settings = st.settings(
-        explorer=tuple(explorer) or None, proxy=proxy, confirmations=confirmations
+        explorer=tuple(explorer) or None,
+        proxy=proxy,
+        confirmations=confirmations,
+        mempool="off" if no_mempool else mempool,
+        hot_set=hot_set,
+        budget=budget,
     )
     if settings.confirmations < 1:
         raise InputError("--confirmations must be at least 1")
+    check_mempool_mode(settings.mempool)
+    check_budget(settings.budget)
+    if settings.hot_set < 0:
+        raise InputError(f"--hot-set must be 0 or more addresses, not {settings.hot_set}")
     # Bad --alert or --explorer values fail here, before anything is touched.
     make_sinks(alert or ["stderr"], settings)
     explorers = [name for spec in settings.explorers for name in parse_explorer_list(spec)]
@@ -75,8 +102,20 @@ def watch(
     if case is not None:
         _check_case(st, case)
     st.close()  # the watch opens its own connection under the lock
+    if settings.budget is not None:
+        tick_budget: int | None = settings.budget
+    else:
+        tick_budget = default_budget(explorer_rate(explorers[0], settings.rate), interval)
     run = WatchRun(
-        WatchOptions(case, mode, settings.confirmations, from_height, mempool),
+        WatchOptions(
+            case,
+            mode,
+            settings.confirmations,
+            from_height,
+            mempool=settings.mempool,
+            hot_set=settings.hot_set,
+            budget=tick_budget,
+        ),
         after_cycle=after_cycle if follow else None,
         alerts=alert or ["stderr"],
         interval=interval,

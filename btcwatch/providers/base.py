@@ -61,6 +61,7 @@ class Capability(StrEnum):
     ADDRESS_STATS = "address_stats"
     ADDRESS_HISTORY = "address_history"
     MEMPOOL = "mempool"  # the full list of mempool txids
+    ADDRESS_MEMPOOL = "address_mempool"  # one address's unconfirmed txs
     MULTIADDR = "multiaddr"  # many addresses' stats in one request
 
 
@@ -138,6 +139,18 @@ class Provider(ABC):
 
     async def mempool_txids(self) -> list[str]:
         raise self.not_supported("mempool_txids")
+
+    async def address_mempool(self, address: str) -> list[Tx]:
+        """The address's unconfirmed txs, newest first (Esplora caps the list at 50)."""
+        raise self.not_supported("address_mempool")
+
+    def probed(self) -> dict[str, bool]:
+        """What probing taught about optional endpoints, keyed by explorer, to remember."""
+        return {}
+
+    def assume(self, probed: dict[str, bool]) -> None:
+        """Take back what an earlier run's probing learned (see `probed`)."""
+        return None
 
     @abstractmethod
     async def aclose(self) -> None:

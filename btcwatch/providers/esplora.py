@@ -298,6 +298,20 @@ class EsploraProvider(Provider):
         self._heights: dict[str, int] = {}  # block hash -> height, to answer tip() in 1 request
         self.capabilities = self._capabilities()
 
+    @property
+    def _probe_key(self) -> str:
+        return f"{self.base_url} outspends_batch"
+
+    def probed(self) -> dict[str, bool]:
+        """Whether this explorer has the batch outspends endpoint, once a request told."""
+        return {} if self._batch is None else {self._probe_key: self._batch}
+
+    def assume(self, probed: dict[str, bool]) -> None:
+        known = probed.get(self._probe_key)
+        if self._batch is None and isinstance(known, bool):
+            self._batch = known
+            self.capabilities = self._capabilities()
+
     def _capabilities(self) -> frozenset[Capability]:
         caps = set(Capability) - {Capability.MULTIADDR}
         if self._batch is False:
@@ -403,12 +417,18 @@ class EsploraProvider(Provider):
             return {}
         if self._batch is not False:
             try:
-                return await self._outspends_batched(ids)
+                found = await self._outspends_batched(ids)
             except ProviderError as exc:
                 if self._batch or isinstance(exc, (Unavailable, RateLimited)):
                     raise
-                self._batch = False  # this server has no batch endpoint: never ask again
+                # Unprobed: the same txs one by one. If that works, the server lacks the batch
+                # endpoint (never ask again); a NotFound here says the 404 was about a tx.
+                found = await gather_limited(ids, self.outspends)
+                self._batch = False
                 self.capabilities = self._capabilities()
+                return found
+            self._batch = True  # probed: `probed()` lets the next run skip the probe
+            return found
         return await gather_limited(ids, self.outspends)
 
     async def _outspends_batched(self, ids: list[str]) -> dict[str, list[OutSpend]]:
@@ -490,6 +510,11 @@ class EsploraProvider(Provider):
                     url=self._http.url(path),
                 )
         return list(found.values())
+
+    async def address_mempool(self, address: str) -> list[Tx]:
+        """``/address/:a/txs/mempool``: one request, whatever the size of the mempool."""
+        addr = check_address(address, self.network)
+        return await self._tx_list(f"/address/{addr}/txs/mempool", addr)
 
     async def mempool_txids(self) -> list[str]:
         txids: list[str] = await self._json(

@@ -40,7 +40,14 @@ from btcwatch.providers.blockchain_info import BlockchainInfoProvider
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.providers.pool import Disagreement, ProviderPool
 
-__all__ = ["EXPLORERS", "Explorer", "make_pool", "make_provider", "parse_explorer_list"]
+__all__ = [
+    "EXPLORERS",
+    "Explorer",
+    "explorer_rate",
+    "make_pool",
+    "make_provider",
+    "parse_explorer_list",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +198,17 @@ def make_provider(
         user_agent=user_agent,
         timeout=timeout,
     )
+
+
+def explorer_rate(spec: str, rate: float | None = None) -> float | None:
+    """Requests per second `make_provider` uses for ``spec`` (None: no limit, on loopback)."""
+    key = _known(spec)
+    if key is not None:
+        default = EXPLORERS[key].rate
+    else:
+        host = (urlsplit(spec.strip()).hostname or "").lower()
+        default = math.inf if host in LOOPBACK else CUSTOM_RATE
+    return _rate(default if rate is None else rate)
 
 
 def _rate(rate: float) -> float | None:

@@ -293,3 +293,18 @@ class ProviderPool(Provider):
 
     async def mempool_txids(self) -> list[str]:
         return await self._route(Capability.MEMPOOL, "mempool_txids", lambda p: p.mempool_txids())
+
+    async def address_mempool(self, address: str) -> list[Tx]:
+        return await self._route(
+            Capability.ADDRESS_MEMPOOL, "address_mempool", lambda p: p.address_mempool(address)
+        )
+
+    def probed(self) -> dict[str, bool]:
+        found: dict[str, bool] = {}
+        for p in self.providers:
+            found.update(p.probed())
+        return found
+
+    def assume(self, probed: dict[str, bool]) -> None:
+        for p in self.providers:
+            p.assume(probed)

@@ -28,6 +28,7 @@ from btcwatch.errors import BtcwatchError
 from btcwatch.sim import esplora
 from btcwatch.sim.chain import AddressRecord, SimChain, TxEntry
 from btcwatch.sim.faults import FaultKind, Faults, RateLimiter, parse_kinds
+from btcwatch.sim.noise import add_unrelated_mempool
 
 __all__ = ["Reply", "SimServer"]
 
@@ -331,6 +332,7 @@ class SimServer:
         self._add("POST", "/_sim/reorg", self._ctl_reorg)
         self._add("POST", "/_sim/replace", self._ctl_replace)
         self._add("POST", "/_sim/faults", self._ctl_faults)
+        self._add("POST", "/_sim/mempool", self._ctl_mempool)
         get("/_sim/state", self._ctl_state)
         from btcwatch.sim.bci import add_routes
 
@@ -538,6 +540,13 @@ class SimServer:
         faults = Faults(rate, seed=seed, delay=delay, **({"kinds": kinds} if kinds else {}))
         self.faults = faults
         return Reply.json({"faults": faults.describe()})
+
+    def _ctl_mempool(self, r: _Request) -> Reply:
+        """``POST /_sim/mempool?add=N[&seed=S]``: N unrelated transactions enter the mempool."""
+        count = _int(r.arg("add", "0") or "0", "add")
+        seed = _int(r.arg("seed", "0") or "0", "seed")
+        added = add_unrelated_mempool(self.chain, count, seed=seed)
+        return Reply.json({"added": len(added), "mempool_count": len(self.chain.mempool())})
 
     def _ctl_state(self, r: _Request) -> Reply:
         state = dict(self.chain.state())

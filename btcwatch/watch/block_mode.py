@@ -9,56 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from btcwatch.chain.scan import BlockScan, Paid, Spent, scan_block, scan_tx
+from btcwatch.chain.scan import BlockScan, scan_block
 from btcwatch.errors import NotFound
-from btcwatch.model import OutPoint
 from btcwatch.providers.base import Provider
 from btcwatch.store.watchstate import WatchedOutput
-from btcwatch.watch.diff import Observation, Payment, Spend
+from btcwatch.watch.budget import Budget
+from btcwatch.watch.diff import Observation
+from btcwatch.watch.mempool import MempoolWork, watch_mempool
 from btcwatch.watch.poll import PollResult
+from btcwatch.watch.tracker import Tracker
 from btcwatch.watch.watchset import WatchSet
 
-MAX_MEMPOOL_FETCH = 500  # new mempool txs fetched per cycle at most; the rest wait a cycle
-
-
-class _Tracker:
-    """The watch set as the scan goes: outputs found in one block are watched in the next."""
-
-    def __init__(self, ws: WatchSet, outputs: Sequence[WatchedOutput], result: PollResult):
-        self.ws = ws
-        self.result = result
-        self.open: dict[OutPoint, list[WatchedOutput]] = {}
-        for o in outputs:
-            if o.spent_by is None or o.spent_height is None:
-                self.open.setdefault(o.outpoint, []).append(o)
-        self.keys = {(op.txid, op.vout) for op in self.open}
-
-    def paid(
-        self, items: Sequence[Paid], height: int | None, block_hash: str | None, time: int | None
-    ) -> list[OutPoint]:
-        fresh: list[OutPoint] = []
-        for txid, vout, value, script in items:
-            op = OutPoint(txid, vout)
-            known = {o.case: o for o in self.open.get(op, [])}
-            for case, address in self.ws.by_script.get(script, []):
-                p = Payment(case, address, op, value, script.hex(), height, block_hash, time)
-                self.result.note_payment(p, known.get(case))
-                out = self.result.outputs[(case, txid, vout)]
-                self.open[op] = [o for o in self.open.get(op, []) if o.case != case] + [out]
-            if (txid, vout) not in self.keys:
-                self.keys.add((txid, vout))
-                fresh.append(op)
-        return fresh
-
-    def spent(self, items: Sequence[Spent], height: int | None, block_hash: str | None) -> set[str]:
-        spenders: set[str] = set()
-        for prev_txid, prev_vout, txid, vin in items:
-            op = OutPoint(prev_txid, prev_vout)
-            for out in self.open.get(op, []):
-                s = Spend(out.case, out.address, op, out.value, txid, vin, height, block_hash)
-                self.result.note_spend(s, out)
-                spenders.add(txid)
-        return spenders
+BLOCK_SHARE = 0.8  # of a tick's budget, what the block scan may use before it stops
 
 
 async def poll_blocks(
@@ -68,16 +30,21 @@ async def poll_blocks(
     scanned: dict[int, str],
     *,
     start_height: int,
-    mempool_seen: set[str] | None = None,
-    scan_mempool: bool = True,
+    mempool: MempoolWork | None = None,
+    budget: Budget | None = None,
     max_blocks: int | None = None,
 ) -> PollResult:
-    """Scan blocks from the last scanned one (or ``start_height``) to the tip, then the mempool."""
+    """Scan blocks from the last scanned one (or ``start_height``) to the tip, then the mempool.
+
+    With a ``budget``, the scan stops when its share is spent (after one block at least, so
+    every tick moves forward); the blocks left are scanned next tick, from the stored position.
+    """
+    budget = budget or Budget(provider, None)
     before = provider.requests
     tip = await provider.tip()
     tip_height = tip.height
     result = PollResult(Observation(tip_height), tip_hash=tip.hash)
-    track = _Tracker(ws, outputs, result)
+    track = Tracker(ws, outputs, result)
     chain = dict(scanned)
     height = max(chain) + 1 if chain else start_height
     confirmed: set[str] = set()
@@ -92,7 +59,11 @@ async def poll_blocks(
         result.reorg_fork = fork
         height = fork + 1
     done = 0
+    # Blocks may use what is left after a reserve for the mempool checks (half at most).
+    share = budget.share(BLOCK_SHARE)
     while height <= tip_height and (max_blocks is None or done < max_blocks):
+        if done and share is not None and provider.requests - before >= share:
+            break
         # The tip's hash came with the tip: a one-block step costs tip + raw block only.
         block_hash = tip.hash if height == tip.height else await provider.block_hash(height)
         raw, scan = await _fetch_block(provider, block_hash, height, ws, track.keys)
@@ -111,20 +82,21 @@ async def poll_blocks(
             result.tip_time = scan.time
         height += 1
         done += 1
+    budget.defer("blocks", tip_height - height + 1)
 
     result.block_requests = provider.requests - before
     result.observation.orphaned_blocks.update(orphaned)
     in_mempool: set[str] = set()
-    if scan_mempool:
-        in_mempool = await _scan_mempool(
-            provider, ws, track, mempool_seen or set(), spenders, result
-        )
+    if mempool is not None:
+        in_mempool = await watch_mempool(provider, track, result, spenders, mempool, budget)
     for txid in sorted(spenders):
+        if txid in result.observation.spend_outputs:
+            continue  # the mempool check had the whole tx already
         try:
             result.note_destinations(await provider.tx(txid))
         except NotFound:
             continue
-    await _find_gone(provider, outputs, result, confirmed, in_mempool, scan_mempool)
+    await _find_gone(provider, outputs, result, confirmed, in_mempool, True)
     return result
 
 
@@ -138,7 +110,7 @@ async def _fetch_block(
 
 
 def _apply_block(
-    track: _Tracker, scan: BlockScan, raw: bytes, height: int, spenders: set[str]
+    track: Tracker, scan: BlockScan, raw: bytes, height: int, spenders: set[str]
 ) -> None:
     fresh = track.paid(scan.paid, height, scan.hash, scan.time)
     spenders |= track.spent(scan.spent, height, scan.hash)
@@ -152,31 +124,6 @@ async def _find_fork(provider: Provider, chain: dict[int, str], height: int) -> 
     while height in chain and await provider.block_hash(height) != chain[height]:
         height -= 1
     return height
-
-
-async def _scan_mempool(
-    provider: Provider,
-    ws: WatchSet,
-    track: _Tracker,
-    seen: set[str],
-    spenders: set[str],
-    result: PollResult,
-) -> set[str]:
-    txids = await provider.mempool_txids()
-    current = set(txids)
-    new = [t for t in txids if t not in seen][:MAX_MEMPOOL_FETCH]
-    for txid in new:
-        try:
-            raw = await provider.tx_raw(txid)
-        except NotFound:  # mined or evicted between the two requests
-            current.discard(txid)
-            continue
-        found = scan_tx(raw, ws.by_script, track.keys)
-        track.paid(found.paid, None, None, None)
-        spenders |= track.spent(found.spent, None, None)
-    postponed = {t for t in txids if t not in seen}.difference(new)
-    result.mempool_seen = sorted(current - postponed)
-    return current
 
 
 async def _find_gone(

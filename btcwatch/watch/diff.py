@@ -133,6 +133,27 @@ def payment_events(p: Payment, tip_height: int, needed: int) -> list[Event]:
     return out
 
 
+def complete_spends(obs: Observation, known: Iterable[Spend]) -> None:
+    """Add spends recorded by earlier ticks of a tx seen spending again in ``obs``.
+
+    A tick may see only some of a tx's watched inputs (a request budget spreads addresses over
+    ticks); with the earlier ones added, ``co_spent`` names every watched address of the tx.
+    Their own ``funds_moved`` ids are already reported, so nothing is repeated.
+    """
+    now = {s.txid: s for s in obs.spends}
+    have = {(s.case, s.outpoint, s.txid) for s in obs.spends}
+    for k in known:
+        seen = now.get(k.txid)
+        if seen is None or (k.case, k.outpoint, k.txid) in have:
+            continue
+        have.add((k.case, k.outpoint, k.txid))
+        obs.spends.append(
+            Spend(
+                k.case, k.address, k.outpoint, k.value, k.txid, k.vin, seen.height, seen.block_hash
+            )
+        )
+
+
 def spend_events(
     spends: Iterable[Spend], outputs: Mapping[str, list[tuple[str | None, int]]]
 ) -> list[Event]:

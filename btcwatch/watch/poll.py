@@ -26,9 +26,17 @@ class PollResult:
     state: dict[str, Any] = field(default_factory=dict)  # watch_state keys to store at commit
 
     def note_payment(self, p: Payment, previous: WatchedOutput | None) -> None:
-        """Remember a watched output, keeping what we knew of its spend."""
+        """Remember a watched output, keeping what we knew of its spend.
+
+        A spend noted earlier in this poll wins over the stored one: an address history lists
+        the spending tx before the payment it spends (newest first).
+        """
         self.observation.payments.append(p)
-        self.outputs[(p.case, p.outpoint.txid, p.outpoint.vout)] = WatchedOutput(
+        key = (p.case, p.outpoint.txid, p.outpoint.vout)
+        current = self.outputs.get(key)
+        if current is not None and current.spent_by is not None:
+            previous = current
+        self.outputs[key] = WatchedOutput(
             p.case,
             p.address,
             p.outpoint,

@@ -8,11 +8,11 @@ re-sends what was stored but not yet delivered.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from btcwatch.errors import ConfigError
+from btcwatch.errors import ConfigError, InputError
 from btcwatch.event import Event, Kind
 from btcwatch.model import AddressStats, Tip
 from btcwatch.prices import PriceTable
@@ -38,14 +38,22 @@ from btcwatch.store.watchstate import (
 from btcwatch.watch.address_mode import poll_addresses
 from btcwatch.watch.alerts import Sink, deliver
 from btcwatch.watch.block_mode import poll_blocks
-from btcwatch.watch.diff import Reported, plan_events
+from btcwatch.watch.budget import Budget
+from btcwatch.watch.diff import Observation, Reported, Spend, complete_spends, plan_events
 from btcwatch.watch.disputes import DisputeLog, disagreement_events
 from btcwatch.watch.enrich import enrich_payment
+from btcwatch.watch.hotset import DEFAULT_HOT_SET, hot_addresses
+from btcwatch.watch.mempool import MempoolWork
 from btcwatch.watch.poll import PollResult
 from btcwatch.watch.watchset import WatchSet, load_watchset
 
 AUTO_BLOCK_THRESHOLD = 20  # from this many addresses, one block costs less than N summaries
 SCAN_ADDRESSES = "scan_address_id"  # watchlist row id when a case's block scan began
+CATCHUP_PENDING = "catchup_pending"  # addresses whose past a budget-cut catch-up still owes
+MEMPOOL_DEFERRED = "mempool_deferred"  # outspends and hot addresses a tick could not afford
+PROBED = "explorer_probes"  # what probing taught about explorers' optional endpoints
+CATCHUP_SHARE = 0.5  # of a tick's budget, what catching up new addresses may use
+ADDRESSES_DEFERRED = "addresses_deferred"  # address mode: addresses a tick could not afford
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,9 @@ class WatchOptions:
     mode: str = "auto"  # auto | address | block
     confirmations: int = 1
     from_height: int | None = None
-    mempool: bool = True
+    mempool: str = "hot"  # block mode: hot | full | off (see watch/mempool.py)
+    hot_set: int = DEFAULT_HOT_SET  # addresses whose mempool a block-mode tick reads
+    budget: int | None = None  # requests per tick (None: no limit); the rest is deferred
 
 
 @dataclass(slots=True)
@@ -68,6 +78,7 @@ class CycleReport:
     requests: int = 0
     block_requests: int = 0
     events: list[Event] = field(default_factory=list)
+    deferred: dict[str, int] = field(default_factory=dict)  # work left for the next tick
     delivered: int = 0
     alert_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -77,10 +88,12 @@ class CycleReport:
         for ev in self.events:
             kinds[ev.kind.value] = kinds.get(ev.kind.value, 0) + 1
         counted = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no new events"
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(self.deferred.items()))
+        deferred = f"{sum(self.deferred.values())} deferred" + (f" ({detail})" if detail else "")
         return (
             f"{self.mode} mode: tip {self.tip_height}, {self.addresses} addresses, "
-            f"{self.blocks_scanned} blocks scanned, {self.requests} requests, {counted}, "
-            f"{self.delivered} alerts sent in {self.seconds:.1f}s"
+            f"{self.blocks_scanned} blocks scanned, {self.requests} requests, {deferred}, "
+            f"{counted}, {self.delivered} alerts sent in {self.seconds:.1f}s"
         )
 
 
@@ -122,7 +135,15 @@ async def run_cycle(
     report = CycleReport(mode, addresses=len(ws.addresses))
     if ws.addresses:
         outputs = watched_outputs(store, options.case)
-        result = await _poll(store, provider, ws, outputs, options, mode, disputes)
+        probed = get_state(store, PROBED)
+        provider.assume(probed if isinstance(probed, dict) else {})
+        budget = Budget(provider, options.budget)
+        result = await _poll(store, provider, ws, outputs, options, mode, disputes, budget)
+        complete_spends(result.observation, _stored_spends(outputs))
+        learned = provider.probed()
+        if learned and learned != probed:
+            result.state[PROBED] = {**(probed if isinstance(probed, dict) else {}), **learned}
+        report.deferred = dict(budget.deferred)
         report.tip_height = result.observation.tip_height
         report.blocks_scanned = len(result.scanned)
         report.block_requests = result.block_requests
@@ -147,20 +168,34 @@ async def _poll(
     options: WatchOptions,
     mode: str,
     disputes: DisputeLog | None,
+    budget: Budget,
 ) -> PollResult:
     previous = address_stats(store)
     distrust = disputes.addresses if disputes is not None else frozenset[str]()
     if mode == "address":
         best = await provider.tip()
-        result = await poll_addresses(
-            provider,
-            ws,
-            outputs,
-            previous,
-            best.height,
-            needed=options.confirmations,
-            distrust=distrust,
-        )
+        if budget.limit is None:
+            result = await poll_addresses(
+                provider,
+                ws,
+                outputs,
+                previous,
+                best.height,
+                needed=options.confirmations,
+                distrust=distrust,
+            )
+        else:
+            # Within a budget: the addresses left wait for the next tick, and go first then.
+            key = f"{ADDRESSES_DEFERRED}:{options.case or '*'}"
+            saved = get_state(store, key)
+            waiting = [a for a in saved if a in ws.by_address] if isinstance(saved, list) else []
+            order = list(dict.fromkeys([*waiting, *ws.addresses]))
+            polled, left = await _catch_up(
+                provider, ws, outputs, previous, best.height, options, order, distrust, budget, 1.0
+            )
+            result = polled or PollResult(Observation(best.height))
+            budget.defer("addresses", len(left))
+            result.state[key] = left
         result.tip_hash = best.hash
         return result
     scanned = scanned_blocks(store)
@@ -168,6 +203,11 @@ async def _poll(
     first_run = not scanned
     watchlist_end = last_address_id(store)  # read first: an address added meanwhile is new
     tip: Tip | None = None
+    if start is not None:
+        tip = await provider.tip()
+        if start > tip.height:
+            # Accepting it would store a scan position past blocks nobody scanned.
+            raise InputError(f"--from-height {start} is above the explorer's tip ({tip.height})")
     if first_run and start is None:
         # First block-scan run: follow the chain from today's tip; the addresses' past comes
         # from their histories (below). The tip is stored with the rest, at the commit.
@@ -175,31 +215,29 @@ async def _poll(
         scanned = {tip.height: tip.hash}
     skip = first_run and start is not None
     new, first_key = _unpolled(store, ws, options.case, previous, skip=skip)
+    pending_key = f"{CATCHUP_PENDING}:{options.case or '*'}"
+    owed = get_state(store, pending_key)
+    owed_list = [a for a in owed if a in ws.by_address] if isinstance(owed, list) else []
+    new = list(dict.fromkeys([*owed_list, *new]))
     catch_up: PollResult | None = None
+    rest: list[str] = []
     if new:
         # Addresses the scan has not covered from the start (a new case, or added since):
         # learn their past from their histories. Payments seen both ways have the same ids.
+        # A budget-cut catch-up stores the addresses left; the next tick starts with them.
         tip = tip or await provider.tip()
-        catch_up = await poll_addresses(
-            provider,
-            ws,
-            outputs,
-            previous,
-            tip.height,
-            needed=options.confirmations,
-            only=new,
-            distrust=distrust,
+        catch_up, rest = await _catch_up(
+            provider, ws, outputs, previous, tip.height, options, new, distrust, budget
         )
-    seen = get_state(store, "mempool_seen")
+        budget.defer("addresses", len(rest))
+    result_state = {pending_key: rest} if rest or owed_list else {}
+    mempool = _mempool_work(store, ws, outputs, options)
     result = await poll_blocks(
-        provider,
-        ws,
-        outputs,
-        scanned,
-        start_height=start or 0,
-        mempool_seen=set(seen or []),
-        scan_mempool=options.mempool,
+        provider, ws, outputs, scanned, start_height=start or 0, mempool=mempool, budget=budget
     )
+    result.state.update(result_state)
+    if mempool is not None and mempool.mode == "hot":
+        result.state[f"{MEMPOOL_DEFERRED}:{options.case or '*'}"] = mempool.state()
     if first_run and tip is not None and start is None:
         result.start_marker = (tip.height, tip.hash)
     if first_key is not None:
@@ -207,6 +245,79 @@ async def _poll(
     if catch_up is not None:
         _merge(result, catch_up)
     return result
+
+
+async def _catch_up(
+    provider: Provider,
+    ws: WatchSet,
+    outputs: list[WatchedOutput],
+    previous: dict[str, AddressStats],
+    tip_height: int,
+    options: WatchOptions,
+    addresses: list[str],
+    distrust: Container[str],
+    budget: Budget,
+    fraction: float = CATCHUP_SHARE,
+) -> tuple[PollResult | None, list[str]]:
+    """Histories of ``addresses`` in steps that fit the budget's share; returns those left.
+
+    Each step costs about two requests per address (summary and first history page); at
+    least one step runs, so a tick always moves forward.
+    """
+    share = budget.share(fraction)
+    start = budget.spent
+    done: PollResult | None = None
+    todo = list(addresses)
+    while todo:
+        used = budget.spent - start
+        if share is not None and done is not None and used >= share:
+            break
+        size = len(todo) if share is None else max(1, (share - used) // 2)
+        step, todo = todo[:size], todo[size:]
+        found = await poll_addresses(
+            provider,
+            ws,
+            outputs,
+            previous,
+            tip_height,
+            needed=options.confirmations,
+            only=step,
+            distrust=distrust,
+        )
+        if done is None:
+            done = found
+        else:
+            _merge(done, found)
+    return done, todo
+
+
+def _mempool_work(
+    store: Store, ws: WatchSet, outputs: list[WatchedOutput], options: WatchOptions
+) -> MempoolWork | None:
+    """What the tick looks at in the mempool, with what the last tick had to defer."""
+    if options.mempool == "off":
+        return None
+    if options.mempool == "full":
+        seen = get_state(store, "mempool_seen")
+        return MempoolWork("full", seen=set(seen or []))
+    tip = get_state(store, "tip_height")
+    hot = hot_addresses(ws, outputs, tip if isinstance(tip, int) else 0, options.hot_set)
+    saved = get_state(store, f"{MEMPOOL_DEFERRED}:{options.case or '*'}")
+    saved = saved if isinstance(saved, dict) else {}
+    return MempoolWork(
+        "hot",
+        hot=hot,
+        deferred_txids=list(saved.get("outspends", [])),
+        deferred_hot=list(saved.get("hot", [])),
+    )
+
+
+def _stored_spends(outputs: Sequence[WatchedOutput]) -> list[Spend]:
+    return [
+        Spend(o.case, o.address, o.outpoint, o.value, o.spent_by, o.spent_vin or 0, None, None)
+        for o in outputs
+        if o.spent_by
+    ]
 
 
 def _unpolled(

@@ -17,7 +17,7 @@ import httpx
 
 from btcwatch.chain.network import network_by_name
 from btcwatch.config import Settings
-from btcwatch.errors import BtcwatchError
+from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.event import Event
 from btcwatch.prices import PriceTable
 from btcwatch.providers._http import RetryPolicy
@@ -148,8 +148,8 @@ async def _loop(
             except asyncio.CancelledError:
                 break
             except BtcwatchError as exc:
-                if run.interval is None:
-                    raise
+                if run.interval is None or isinstance(exc, InputError):
+                    raise  # bad input (e.g. --from-height above the tip) does not heal
                 on_error(exc)  # the daemon reports the failed cycle and tries again later
                 log.drain()
                 await _sleep_or_stop(stop, min(run.interval, 60.0))

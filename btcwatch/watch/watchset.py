@@ -23,6 +23,7 @@ class WatchSet:
     by_address: dict[str, list[str]] = field(default_factory=dict)  # address -> cases
     unspent: dict[OutPoint, list[WatchedOutput]] = field(default_factory=dict)
     demands: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (case, address)
+    roles: dict[tuple[str, str], str] = field(default_factory=dict)  # (case, address) -> role
 
     @property
     def addresses(self) -> list[str]:
@@ -40,11 +41,13 @@ def load_watchset(store: Store, case: str | None = None) -> WatchSet:
     by_script: dict[bytes, list[tuple[str, str]]] = defaultdict(list)
     by_address: dict[str, list[str]] = defaultdict(list)
     demands: dict[tuple[str, str], str | None] = {}
+    roles: dict[tuple[str, str], str] = {}
     for w in list_addresses(store, case):
         by_script[bytes.fromhex(w.script_hex)].append((w.case, w.address))
         by_address[w.address].append(w.case)
         demands[(w.case, w.address)] = w.demand
-    ws = WatchSet(dict(by_script), dict(by_address), demands=demands)
+        roles[(w.case, w.address)] = w.role.value
+    ws = WatchSet(dict(by_script), dict(by_address), demands=demands, roles=roles)
     for out in unspent_outputs(store, case):
         ws.add_output(out)
     return ws

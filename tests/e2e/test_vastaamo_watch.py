@@ -37,7 +37,10 @@ def watch_block_by_block(
     reports = []
     end = last if last is not None else chain.last_planned_height
     while True:
-        run = WatchRun(WatchOptions("vastaamo", mode), alerts=[], explorers=[url])
+        # The whole mempool (`full`): ground truth includes every payment seen unconfirmed
+        # and the RBF-replaced one; the default `hot` sees those at their first block.
+        options = WatchOptions("vastaamo", mode, mempool="full")
+        run = WatchRun(options, alerts=[], explorers=[url])
         reports.extend(run_watch(db, run))
         if chain.tip_height >= end:
             return reports

@@ -101,7 +101,9 @@ def test_faults_and_rate_limit_still_match_ground_truth(tmp_path: Path) -> None:
 
         def cycle() -> bool:
             before = dump(db)
-            run = WatchRun(WatchOptions("vastaamo", "block"), alerts=[f"jsonl:{alerts}"])
+            # `full`: the late failure forced below is the whole-mempool read.
+            options = WatchOptions("vastaamo", "block", mempool="full")
+            run = WatchRun(options, alerts=[f"jsonl:{alerts}"])
             try:
                 run_watch(db, run, provider_factory=provider)
             except BtcwatchError as exc:

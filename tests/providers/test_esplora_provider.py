@@ -349,3 +349,48 @@ def test_capabilities() -> None:
     p = EsploraProvider("http://esplora.test/api", network=MAINNET)
     assert Capability.MULTIADDR not in p.capabilities
     assert {Capability.TX, Capability.MEMPOOL, Capability.OUTSPENDS_BATCH} <= p.capabilities
+
+
+class UnknownTxServer(OutspendServer):
+    """Has the batch endpoint, but one txid is unknown: the whole batch answers 404."""
+
+    def __init__(self, unknown: str) -> None:
+        super().__init__(batch=True)
+        self.unknown = unknown
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.unknown in str(request.url):
+            self.paths.append(request.url.path)
+            return httpx.Response(404, text="Transaction not found")
+        return super().__call__(request)
+
+
+def test_a_404_about_an_unknown_tx_is_not_taken_for_a_missing_batch_endpoint() -> None:
+    server = UnknownTxServer(TXIDS[1])
+
+    async def use(p: EsploraProvider) -> Any:
+        with pytest.raises(NotFound):
+            await p.outspends_many(TXIDS[:3])
+        assert p.probed() == {}  # nothing learned: the batch endpoint may well exist
+        found = await p.outspends_many([TXIDS[0], TXIDS[2]])
+        return found, p.probed()
+
+    (found, probed), _ = run(server, use)
+    assert len(found) == 2
+    assert probed == {"http://esplora.test/api outspends_batch": True}
+    assert server.paths[-1] == "/api/txs/outspends"
+
+
+def test_what_a_probe_learned_is_taken_back_by_a_new_provider() -> None:
+    server = OutspendServer(batch=False)
+    _, first = run(server, lambda p: p.outspends_many(TXIDS[:2]))
+    learned = first.probed()
+    assert learned == {"http://esplora.test/api outspends_batch": False}
+    server.paths.clear()
+
+    async def use(p: EsploraProvider) -> Any:
+        p.assume(learned)
+        return await p.outspends_many(TXIDS[:2])
+
+    run(server, use)
+    assert "/api/txs/outspends" not in server.paths and len(server.paths) == 2

@@ -105,10 +105,14 @@ async def session(
     sinks: Sequence[Sink] = (),
     case: str = CASE,
     from_height: int | None = None,
+    mempool: str = "full",
 ) -> AsyncIterator[Session]:
+    """A watching session. Block mode reads the whole mempool here (``full``): these tests
+    check what a watcher sees unconfirmed of every payment; the default ``hot`` sees only
+    watched outputs' spends and the hot set (tests/watch/test_watch_hot_mempool.py)."""
     provider = make_provider(url, rate=math.inf)
     store = Store.open(db)
-    options = WatchOptions(case, mode, from_height=from_height)
+    options = WatchOptions(case, mode, from_height=from_height, mempool=mempool)
     try:
         yield Session(store, provider, options, sinks)
     finally:
