@@ -16,6 +16,7 @@ from btcwatch.errors import AddressError, InputError
 from btcwatch.money import parse_demand
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, insert_addresses, insert_case
+from btcwatch.text import check_text
 
 
 @dataclass(slots=True)
@@ -37,7 +38,9 @@ class IntakeResult:
 def create_case(
     store: Store, name: str, *, title: str = "", note: str = "", network: str = "mainnet"
 ) -> Case:
-    """Create a case after checking its name and network."""
+    """Create a case after checking its name, network and text fields."""
+    check_text("--title", title)
+    check_text("--note", note)
     return insert_case(
         store, check_case_name(name), title=title, note=note, network=network_by_name(network).name
     )
@@ -89,6 +92,8 @@ def add_addresses(
     """Add addresses to a case: all valid or nothing written (first bad one raises)."""
     if not texts:
         raise InputError("no address given")
+    check_text("--label", label)
+    check_text("--note", note)
     case = get_case(store, case_name)
     demand = check_demand(demand)
     parsed = [validate_address(t, case) for t in texts]
@@ -107,6 +112,7 @@ def import_files(
     demand: str | None = None,
 ) -> IntakeResult:
     """Extract every address from the files and add the valid ones; report the rejected ones."""
+    check_text("--label", label)
     case = get_case(store, case_name)
     network = network_by_name(case.network)
     demand = check_demand(demand)

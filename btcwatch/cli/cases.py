@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.case import Role
-from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.cli.context import emit_json, info, say, state, table
 from btcwatch.intake import add_addresses, create_case, import_files
 from btcwatch.store.cases import count_addresses, get_case, list_addresses, list_cases
 
@@ -58,7 +58,7 @@ def case_show(
         emit_json(data)
         return
     for key, value in data.items():
-        typer.echo(f"{key}: {value}")
+        say(f"{key}: {value}")
 
 
 def add(

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from btcwatch.config import Settings, load_settings
 from btcwatch.errors import BtcwatchError, InputError, LockBusy
 from btcwatch.store import Store
+from btcwatch.text import safe_terminal_text
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -64,7 +65,7 @@ def state(ctx: typer.Context) -> State:
 
 def fail(message: str, code: int) -> NoReturn:
     """One line on stderr, then the exit code: what cron mail and scripts see."""
-    typer.echo(f"btcwatch: error: {message}", err=True)
+    typer.echo(f"btcwatch: error: {safe_terminal_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -93,18 +94,24 @@ def emit_json(data: Any) -> None:
 
 
 def info(message: str) -> None:
-    """Human messages and progress go to stderr."""
-    typer.echo(message, err=True)
+    """Human messages and progress go to stderr, never with terminal control characters."""
+    typer.echo(safe_terminal_text(message), err=True)
+
+
+def say(message: object) -> None:
+    """One line of stored or fetched text on stdout, never with terminal control characters."""
+    typer.echo(safe_terminal_text(message))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A plain aligned table on stdout (rich would wrap badly under cron)."""
+    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe."""
     if not rows:
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, "") or "")) for r in rows)) for c in columns}
+    cells = [{c: safe_terminal_text(r.get(c, "") or "") for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for r in rows:
-        typer.echo("  ".join(str(r.get(c, "") or "").ljust(widths[c]) for c in columns).rstrip())
+    for r in cells:
+        typer.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
 
 
 def run_async(factory: Callable[[], Any]) -> Any:

@@ -11,6 +11,7 @@ from btcwatch.cli.context import info, state
 from btcwatch.errors import InputError
 from btcwatch.prices import PriceTable
 from btcwatch.report import FORMATS, check_format, render_report, write_bundle
+from btcwatch.text import safe_terminal_text
 
 
 def _stdout_utf8(text: str) -> None:
@@ -45,7 +46,7 @@ def report(
         state(ctx).store(), case, name, prices=PriceTable.load_default(), run_id=trace_id
     )
     if output is None:
-        _stdout_utf8(text)
+        _stdout_utf8(safe_terminal_text(text, lines=True))
         return
     output.write_bytes(text.encode("utf-8"))
     typer.echo(str(output))
