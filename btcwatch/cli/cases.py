@@ -33,7 +33,7 @@ def case_create(
 @case_app.command("list")
 def case_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List cases with their address counts."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     rows = []
     for case in list_cases(store):
         counts = count_addresses(store, case.name)
@@ -51,7 +51,7 @@ def case_show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show one case: its details and addresses per role."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     case = get_case(store, name)
     data = {**asdict(case), "addresses_by_role": count_addresses(store, name)}
     if as_json:
@@ -116,7 +116,7 @@ def addresses(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List watched addresses."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     if case is not None:
         get_case(store, case)
     rows = [asdict(w) for w in list_addresses(store, case)]

@@ -44,9 +44,26 @@ class State:
             self._settings = load_settings(config_path=self.config_path, db=self.db_flag, **flags)
         return self._settings
 
+    _read_only: bool = field(default=False, repr=False)
+
     def store(self) -> Store:
+        """The database for a command that writes: created and migrated if needed."""
+        if self._store is not None and self._read_only:
+            self.close()
         if self._store is None:
             self._store = Store.open(self.settings().db)
+            self._read_only = False
+        return self._store
+
+    def reader(self) -> Store:
+        """The database for a command that only reads: opened read-only, never created.
+
+        A missing database is an InputError ("no database at PATH"); a read-only file, mount
+        or evidence bundle is left byte-identical (see `Store.open`).
+        """
+        if self._store is None:
+            self._store = Store.open(self.settings().db, read_only=True)
+            self._read_only = True
         return self._store
 
     def close(self) -> None:

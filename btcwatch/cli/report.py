@@ -43,7 +43,7 @@ def report(
     if output is not None and not output.parent.is_dir():
         raise InputError(f"cannot write {output}: the folder {output.parent} does not exist")
     text = render_report(
-        state(ctx).store(), case, name, prices=PriceTable.load_default(), run_id=trace_id
+        state(ctx).reader(), case, name, prices=PriceTable.load_default(), run_id=trace_id
     )
     if output is None:
         _stdout_utf8(safe_terminal_text(text, lines=True))
@@ -64,7 +64,7 @@ def evidence(
 ) -> None:
     """Write an evidence bundle: reports, graphs, database copy, raw responses, checksums."""
     bundle = write_bundle(
-        state(ctx).store(), case, output, prices=PriceTable.load_default(), run_id=trace_id
+        state(ctx).reader(), case, output, prices=PriceTable.load_default(), run_id=trace_id
     )
     typer.echo(str(bundle.path))
     trace = f"trace run {bundle.run_id}" if bundle.run_id is not None else "no trace"

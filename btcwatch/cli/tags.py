@@ -38,7 +38,7 @@ def tags_list(
 ) -> None:
     """List imported tags."""
     tags = list_tags(
-        state(ctx).store(), category=category, addresses=[address] if address else None
+        state(ctx).reader(), category=category, addresses=[address] if address else None
     )
     rows = [asdict(t) for t in tags]
     if as_json:

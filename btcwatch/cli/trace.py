@@ -143,7 +143,7 @@ def traces_list(
             "txs": r.summary.get("txs"),
             "entities": r.summary.get("entities", {}),
         }
-        for r in list_runs(state(ctx).store(), case)
+        for r in list_runs(state(ctx).reader(), case)
     ]
     if as_json:
         emit_json(rows)
@@ -158,7 +158,7 @@ def traces_show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a stored trace run's summary."""
-    run = get_run(state(ctx).store(), run_id)
+    run = get_run(state(ctx).reader(), run_id)
     if not run.summary.get("endpoints") and run.status != "done":
         info(f"trace run {run_id} is {run.status}: {run.summary.get('error', '')}")
         return
