@@ -17,6 +17,7 @@ from btcwatch.money import parse_demand
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, insert_addresses, insert_case
 from btcwatch.text import check_text
+from btcwatch.textfiles import read_input
 
 
 @dataclass(slots=True)
@@ -26,12 +27,14 @@ class IntakeResult:
     added: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (candidate, reason)
+    empty: list[str] = field(default_factory=list)  # files in which no address was found
 
     def as_dict(self) -> dict[str, object]:
         return {
             "added": self.added,
             "already_present": self.present,
             "rejected": [{"candidate": c, "reason": r} for c, r in self.rejected],
+            "files_without_address": self.empty,
         }
 
 
@@ -110,34 +113,44 @@ def import_files(
     role: Role = Role.RANSOM,
     label: str = "",
     demand: str | None = None,
+    strict: bool = False,
 ) -> IntakeResult:
-    """Extract every address from the files and add the valid ones; report the rejected ones."""
+    """Extract every address from the files and add the valid ones; report the rejected ones.
+
+    E-mails are searched as they are and part by part decoded (`btcwatch.textfiles`). A file
+    with no address-shaped text at all is listed in ``empty``; with ``strict`` it is an
+    InputError and nothing is written.
+    """
     check_text("--label", label)
     case = get_case(store, case_name)
     network = network_by_name(case.network)
     demand = check_demand(demand)
-    texts: list[tuple[Path, str]] = []
-    for path in paths:
-        try:
-            texts.append((path, path.read_text(encoding="utf-8", errors="replace")))
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    inputs = [(path, read_input(path)) for path in paths]
     result = IntakeResult()
     rows: dict[str, dict[str, object]] = {}
-    for path, text in texts:
-        for cand in find_candidates(text):
-            if cand.address is None:
-                result.rejected.append((cand.text, f"{path.name}:{cand.line}: {cand.error}"))
-                continue
-            try:
-                address = Address.parse(cand.text, network)
-            except AddressError as exc:
-                result.rejected.append((cand.text, f"{path.name}:{cand.line}: {exc}"))
-                continue
-            key = str(address)
-            if key not in rows:
-                rows[key] = _row(
-                    case, address, role, label, "", demand, f"import:{path.name}:{cand.line}"
-                )
+    for path, texts in inputs:
+        found = False
+        reported: set[str] = set()
+        for part in texts:
+            for cand in find_candidates(part.text):
+                found = True
+                where = f"{part.where}:{cand.line}"
+                try:
+                    if cand.address is None:
+                        raise AddressError(cand.error or "not an address")
+                    address = Address.parse(cand.text, network)
+                except AddressError as exc:
+                    if cand.text not in reported:
+                        reported.add(cand.text)
+                        result.rejected.append((cand.text, f"{where}: {exc}"))
+                    continue
+                key = str(address)
+                reported.add(cand.text)
+                if key not in rows:
+                    rows[key] = _row(case, address, role, label, "", demand, f"import:{where}")
+        if not found:
+            result.empty.append(str(path))
+    if strict and result.empty:
+        raise InputError(f"{result.empty[0]}: no Bitcoin address found (--strict)")
     result.added, result.present = insert_addresses(store, list(rows.values()))
     return result

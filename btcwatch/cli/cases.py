@@ -94,16 +94,27 @@ def import_(
     role: str = typer.Option("ransom", "--role"),
     label: str = typer.Option("", "--label"),
     demand: str | None = typer.Option(None, "--demand"),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 2, adding nothing, when a file holds no address."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Extract every address from files and add the valid ones to a case."""
+    """Extract every address from files (e-mail parts decoded) and add the valid ones."""
     result = import_files(
-        state(ctx).store(), case, files, role=Role.parse(role), label=label, demand=demand
+        state(ctx).store(),
+        case,
+        files,
+        role=Role.parse(role),
+        label=label,
+        demand=demand,
+        strict=strict,
     )
     if as_json:
         emit_json(result.as_dict())
     for candidate, reason in result.rejected:
         info(f"rejected {candidate}: {reason}")
+    for path in result.empty:
+        info(f"warning: no Bitcoin address found in {path}")
     info(
         f"added {len(result.added)}, already present {len(result.present)}, "
         f"rejected {len(result.rejected)}"
