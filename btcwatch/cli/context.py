@@ -7,6 +7,7 @@ Exit codes (documented in the README): 0 success, 1 runtime failure, 2 usage or 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from typer.core import TyperGroup
 
 from btcwatch.config import Settings, load_settings
 from btcwatch.errors import BtcwatchError, InputError, LockBusy
+from btcwatch.fileio import describe_os_error
 from btcwatch.store import Store
+from btcwatch.store.db import describe_sqlite_error
 from btcwatch.text import safe_terminal_text
 
 EXIT_OK = 0
@@ -66,6 +69,10 @@ class State:
             self._read_only = True
         return self._store
 
+    def db_path(self) -> Path | None:
+        """The database this invocation uses, as far as it is known (for error messages)."""
+        return self._settings.db if self._settings is not None else self.db_flag
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -100,6 +107,11 @@ class BtcwatchGroup(TyperGroup):
             fail(str(exc), EXIT_FAILURE)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except sqlite3.Error as exc:  # disk full, read-only file system: one line, never a trace
+            db = ctx.obj.db_path() if isinstance(ctx.obj, State) else None
+            fail(describe_sqlite_error(exc, db) or f"database {db or ''}: {exc}", EXIT_FAILURE)
+        except OSError as exc:  # ENOSPC, EROFS, EACCES... writing an output, the lock, a file
+            fail(describe_os_error(exc), EXIT_FAILURE)
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()

@@ -9,6 +9,7 @@ import typer
 
 from btcwatch.cli.context import info, state
 from btcwatch.errors import InputError
+from btcwatch.fileio import write_atomic
 from btcwatch.prices import PriceTable
 from btcwatch.report import FORMATS, check_format, render_report, write_bundle
 from btcwatch.text import safe_terminal_text
@@ -48,7 +49,7 @@ def report(
     if output is None:
         _stdout_utf8(safe_terminal_text(text, lines=True))
         return
-    output.write_bytes(text.encode("utf-8"))
+    write_atomic(output, text.encode("utf-8"))
     typer.echo(str(output))
 
 

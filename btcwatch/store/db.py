@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -43,6 +43,41 @@ def must_stay_untouched(path: Path) -> bool:
     except OSError:
         return True
     return not (os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK))
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _disk_full(path: Path | str | None) -> bool:
+    if path is None:
+        return False
+    try:
+        stat = os.statvfs(Path(path).parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 256 * 1024
+
+
+def describe_sqlite_error(exc: sqlite3.Error, path: Path | str | None) -> str | None:
+    """One line for a storage condition (disk full, read-only, I/O), or None for other errors."""
+    text = str(exc).lower()
+    where = str(path) if path is not None else "the database"
+    storage = ("disk is full", "readonly", "read-only", "disk i/o error", "unable to open")
+    if path is not None and any(s in text for s in storage) and _read_only_fs(Path(path)):
+        return f"read-only file system: cannot write {where}"
+    if "disk is full" in text:
+        return f"disk full writing {where}"
+    if "readonly" in text or "read-only" in text:
+        return f"read-only database {where}: this command needs to write it"
+    if "disk i/o error" in text:  # also what a full disk gives when the -shm cannot grow
+        return f"disk full writing {where}" if _disk_full(path) else f"disk I/O error on {where}"
+    if "unable to open database" in text:
+        return f"cannot open database {where}"
+    return None
 
 
 def utc_now() -> str:
@@ -127,7 +162,8 @@ class Store:
             store._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"cannot use database {path or ':memory:'}: {exc}") from exc
+            message = describe_sqlite_error(exc, path) if path is not None else None
+            raise StoreError(message or f"cannot use database {path or ':memory:'}: {exc}") from exc
         return store
 
     def _check_schema(self) -> None:
@@ -160,12 +196,16 @@ class Store:
             raise StoreError(f"database is busy ({exc}); another btcwatch is writing") from exc
         try:
             yield self.db
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):  # a full disk may refuse the rollback's journal too
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                message = describe_sqlite_error(exc, self.path)
+                if message is not None:  # the watch daemon reports it and retries later
+                    raise StoreError(message) from exc
+            raise
 
     def backup_to(self, target: Path) -> None:
         """A consistent copy (``VACUUM INTO`` reads one snapshot) in rollback-journal mode.

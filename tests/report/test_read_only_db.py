@@ -9,7 +9,6 @@ the database.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tmpfs import mounted_tmpfs, remount_read_only
 from typer.testing import CliRunner, Result
 
 from btcwatch.cli import app
@@ -132,20 +132,8 @@ def test_read_only_file_and_folder(case_copy: Path, tmp_path: Path) -> None:
 
 @pytest.fixture
 def read_only_mount(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs remounted read-only (needs root and mount; skipped otherwise)."""
-    point = tmp_path / "mnt"
-    point.mkdir()
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("needs root to mount a tmpfs")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "mnt", "4m") as point:
         yield point
-    finally:
-        subprocess.run(["umount", str(point)], capture_output=True)
 
 
 def test_read_only_mount_of_a_wal_database(
@@ -158,8 +146,7 @@ def test_read_only_mount_of_a_wal_database(
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
     before = sha(db)
-    remount = ["mount", "-o", "remount,ro", str(read_only_mount)]
-    assert subprocess.run(remount, capture_output=True).returncode == 0
+    remount_read_only(read_only_mount)
     for args in READ_COMMANDS:
         result = run(db, *args_for(args, tmp_path / "flow.json"))
         assert result.exit_code == 0, (args, result.output)
