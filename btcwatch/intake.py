@@ -15,7 +15,7 @@ from btcwatch.chain.network import network_by_name
 from btcwatch.errors import AddressError, InputError
 from btcwatch.money import parse_demand
 from btcwatch.store import Store
-from btcwatch.store.cases import get_case, insert_addresses, insert_case
+from btcwatch.store.cases import get_case, insert_addresses, insert_case, update_addresses
 from btcwatch.text import check_text
 from btcwatch.textfiles import read_input
 
@@ -26,6 +26,7 @@ class IntakeResult:
 
     added: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)  # present, with new values given to `add`
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (candidate, reason)
     empty: list[str] = field(default_factory=list)  # files in which no address was found
 
@@ -33,6 +34,7 @@ class IntakeResult:
         return {
             "added": self.added,
             "already_present": self.present,
+            "updated": self.updated,
             "rejected": [{"candidate": c, "reason": r} for c, r in self.rejected],
             "files_without_address": self.empty,
         }
@@ -50,11 +52,8 @@ def create_case(
 
 
 def validate_address(text: str, case: Case) -> Address:
-    """Parse ``text`` for the case's network; the error names the address and the reason."""
-    try:
-        return Address.parse(text, network_by_name(case.network))
-    except AddressError as exc:
-        raise AddressError(f"invalid address {text.strip()!r}: {exc}") from None
+    """Parse ``text`` for the case's network; the error names the address and the reason once."""
+    return Address.parse(text, network_by_name(case.network))
 
 
 def _row(
@@ -86,23 +85,42 @@ def add_addresses(
     case_name: str,
     texts: list[str],
     *,
-    role: Role = Role.RANSOM,
-    label: str = "",
-    note: str = "",
+    role: Role | None = None,
+    label: str | None = None,
+    note: str | None = None,
     demand: str | None = None,
     source: str = "cli",
 ) -> IntakeResult:
-    """Add addresses to a case: all valid or nothing written (first bad one raises)."""
+    """Add addresses to a case: all valid or nothing written (first bad one raises).
+
+    An address already on the watchlist gets the values that were given (not None): a new
+    role, label, note or demand updates it (``updated``); ``""`` clears a label, note or demand.
+    New addresses default to role ransom and no label, note or demand.
+    """
     if not texts:
         raise InputError("no address given")
-    check_text("--label", label)
-    check_text("--note", note)
+    check_text("--label", label or "")
+    check_text("--note", note or "")
     case = get_case(store, case_name)
-    demand = check_demand(demand)
-    parsed = [validate_address(t, case) for t in texts]
-    rows = [_row(case, a, role, label, note, demand, source) for a in dict.fromkeys(parsed)]
-    added, present = insert_addresses(store, rows)
-    return IntakeResult(added=added, present=present)
+    checked_demand = check_demand(demand)
+    parsed = list(dict.fromkeys(validate_address(t, case) for t in texts))
+    rows = [
+        _row(case, a, role or Role.RANSOM, label or "", note or "", checked_demand, source)
+        for a in parsed
+    ]
+    changes: dict[str, object] = {}
+    if role is not None:
+        changes["role"] = role.value
+    if label is not None:
+        changes["label"] = label
+    if note is not None:
+        changes["note"] = note
+    if demand is not None:
+        changes["demand"] = checked_demand
+    with store.write():  # one transaction: added and updated together, or nothing
+        added, present = insert_addresses(store, rows)
+        updated, present = update_addresses(store, case.name, present, changes)
+    return IntakeResult(added=added, present=present, updated=updated)
 
 
 def import_files(

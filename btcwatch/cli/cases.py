@@ -65,26 +65,36 @@ def add(
     ctx: typer.Context,
     addresses: list[str] = typer.Argument(..., help="One or more Bitcoin addresses."),
     case: str = typer.Option(..., "--case", help="The case to add them to."),
-    label: str = typer.Option("", "--label", help="e.g. 'victim 17 ransom address'."),
-    role: str = typer.Option("ransom", "--role", help="ransom, attacker, victim, exchange, other."),
+    label: str | None = typer.Option(
+        None, "--label", help="e.g. 'victim 17 ransom address'; '' removes it."
+    ),
+    role: str | None = typer.Option(
+        None, "--role", help="ransom (default), attacker, victim, exchange, other."
+    ),
     demand: str | None = typer.Option(
         None,
         "--demand",
         help="What was demanded: 200EUR, 0.05BTC, 150000sat, or '200EUR then 500EUR after 24h'.",
     ),
-    note: str = typer.Option("", "--note", help="Free text."),
+    note: str | None = typer.Option(None, "--note", help="Free text; '' removes it."),
 ) -> None:
-    """Add addresses to a case (all valid, or nothing is written)."""
+    """Add addresses to a case, or change the label, role, demand or note of ones already there.
+
+    All valid, or nothing is written.
+    """
     result = add_addresses(
         state(ctx).store(),
         case,
         addresses,
-        role=Role.parse(role),
+        role=Role.parse(role) if role is not None else None,
         label=label,
         note=note,
         demand=demand,
     )
-    info(f"added {len(result.added)}, already present {len(result.present)}")
+    info(
+        f"added {len(result.added)}, updated {len(result.updated)}, "
+        f"already present {len(result.present)}"
+    )
 
 
 def import_(

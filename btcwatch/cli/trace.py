@@ -52,7 +52,11 @@ def trace(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Follow the money forward from ransom payments, addresses or transactions."""
-    if (case is None) == (not targets):
+    if case is None and not targets:
+        raise InputError(
+            "nothing to trace: give --case NAME, or one or more ADDRESS, TXID or TXID:VOUT"
+        )
+    if case is not None and targets:
         raise InputError("give either --case NAME or addresses/txids to trace, not both")
     if hops < 1 or max_fanout < 1:
         raise InputError("--hops and --max-fanout must be at least 1")
