@@ -114,7 +114,9 @@ class Store:
     @classmethod
     def _open_read_only(cls, target: Path, busy_timeout: float) -> Store:
         if not target.is_file():
-            raise InputError(f"no database at {target}")
+            raise InputError(
+                f"no database at {target} (create a case first: btcwatch case create NAME)"
+            )
         immutable = must_stay_untouched(target)
         uri = f"file:{quote(str(target.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
         try:
