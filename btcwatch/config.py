@@ -87,6 +87,11 @@ def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: not UTF-8 text "
+            f"(byte {exc.start} is 0x{exc.object[exc.start]:02x})"
+        ) from None
 
 
 def _int(value: Any, name: str) -> int:

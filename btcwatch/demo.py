@@ -61,6 +61,8 @@ class DemoResult:
 
 def prepare_output(out: Path) -> None:
     """A second run starts clean; never wipe a folder the demo did not create."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out takes a folder")
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
             raise InputError(f"{out} exists and was not made by the demo: choose another --out")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from btcwatch.chain.address import Address
 from btcwatch.chain.network import MAINNET
 from btcwatch.errors import AddressError, InputError
 from btcwatch.resources import data_file
+from btcwatch.text import check_text, unsafe_char
 
 CATEGORIES = (
     "exchange",
@@ -130,10 +131,23 @@ class Tag:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A pack entry that is not a usable Bitcoin tag, and why (for counts and audits)."""
+    """A pack entry that is not a usable Bitcoin tag, and why (for counts and audits).
+
+    ``reason`` is the category (``currency ETH``, ``not a Bitcoin mainnet address``); for an
+    entry meant as Bitcoin that is not usable, ``detail`` says why (``bad base58 checksum``)
+    and ``line`` where it is in the file (0 when unknown).
+    """
 
     address: str
     reason: str
+    detail: str = ""
+    line: int = 0
+    number: int = 0  # position in the pack's tags list, from 1
+
+    @property
+    def is_mistake(self) -> bool:
+        """Meant as a Bitcoin tag but unusable (not merely another chain's entry)."""
+        return bool(self.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +157,15 @@ class TagPack:
     name: str
     tags: tuple[Tag, ...]
     skipped: tuple[Skipped, ...]
+
+
+def why_not_btc(text: str) -> str:
+    """Why ``text`` is not a Bitcoin mainnet address, e.g. ``bad base58 checksum``."""
+    try:
+        Address.parse(text, MAINNET)
+    except AddressError as exc:
+        return str(exc).removeprefix(f"invalid address {text!r}: ")
+    return ""
 
 
 def canonical_btc_address(text: str) -> str | None:
@@ -180,7 +203,28 @@ def read_tagpack(path: Path | str) -> TagPack:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise InputError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_tagpack(document, path.stem, str(path))
+    pack = parse_tagpack(document, path.stem, str(path))
+    if any(s.is_mistake for s in pack.skipped):
+        lines = _entry_lines(text)
+        skipped = tuple(
+            replace(s, line=lines.get(s.number, 0)) if s.is_mistake else s for s in pack.skipped
+        )
+        pack = TagPack(pack.name, pack.tags, skipped)
+    return pack
+
+
+def _entry_lines(text: str) -> dict[int, int]:
+    """Tag number (from 1) -> the line its entry starts on, from the YAML node tree."""
+    try:
+        root = yaml.compose(text, Loader=_SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    for key, value in root.value:
+        if getattr(key, "value", None) == "tags" and isinstance(value, yaml.SequenceNode):
+            return {n: item.start_mark.line + 1 for n, item in enumerate(value.value, start=1)}
+    return {}
 
 
 def parse_tagpack(document: object, pack: str, where: str = "") -> TagPack:
@@ -198,7 +242,7 @@ def parse_tagpack(document: object, pack: str, where: str = "") -> TagPack:
         if isinstance(result, Tag):
             tags.append(result)
         else:
-            skipped.append(result)
+            skipped.append(replace(result, number=number))
     return TagPack(pack, tuple(tags), tuple(skipped))
 
 
@@ -223,6 +267,14 @@ def load_tag_csv(path: Path | str) -> list[Tag]:
     for row in reader:
         tags.append(_csv_tag(row, path, reader.line_num))
     return tags
+
+
+def read_tags(path: Path | str) -> TagPack:
+    """Like `load_tags`, keeping a TagPack's skipped entries (a CSV has none: it is strict)."""
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return read_tagpack(path)
+    return TagPack(path.stem, tuple(load_tags(path)), ())
 
 
 def load_tags(path: Path | str) -> list[Tag]:
@@ -263,11 +315,19 @@ def _pack_tag(fields: Mapping[str, Any], pack: str) -> Tag | Skipped:
         return Skipped(raw_address, f"currency {currency}")
     address = canonical_btc_address(raw_address)
     if address is None:
-        return Skipped(raw_address, "not a Bitcoin mainnet address")
+        return Skipped(raw_address, "not a Bitcoin mainnet address", why_not_btc(raw_address))
     category, abuse = _text(fields.get("category")), _text(fields.get("abuse"))
     confidence_name = _text(fields.get("confidence"))
     entity = _text(fields.get("actor"))
     label = _text(fields.get("label")) or entity or _text(fields.get("title")) or pack
+    for name, value in (("label", label), ("actor", entity), ("source", fields.get("source"))):
+        bad = unsafe_char(str(value or ""))
+        if bad is not None:
+            return Skipped(
+                raw_address,
+                "unsafe text",
+                f"its {name} contains the control character U+{ord(bad):04X}",
+            )
     return Tag(
         address=address,
         label=label,
@@ -293,8 +353,12 @@ def _csv_tag(row: Mapping[str, str | None], path: Path, line: int) -> Tag:
     raw_address = cell("address")
     address = canonical_btc_address(raw_address)
     if address is None:
-        raise AddressError(f"{where}: not a Bitcoin mainnet address: {raw_address!r}")
+        raise AddressError(
+            f"{where}: not a Bitcoin mainnet address: {raw_address!r} ({why_not_btc(raw_address)})"
+        )
     label = cell("label")
+    for column in ("label", "entity", "source"):
+        check_text(f"{where}: {column}", cell(column))
     if not label:
         raise InputError(f"{where}: empty label for {address}")
     category = cell("category")

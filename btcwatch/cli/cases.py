@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.case import Role
-from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.cli.context import emit_json, info, say, state, table
 from btcwatch.intake import add_addresses, create_case, import_files
 from btcwatch.store.cases import count_addresses, get_case, list_addresses, list_cases
 
@@ -33,7 +33,7 @@ def case_create(
 @case_app.command("list")
 def case_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List cases with their address counts."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     rows = []
     for case in list_cases(store):
         counts = count_addresses(store, case.name)
@@ -51,40 +51,50 @@ def case_show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show one case: its details and addresses per role."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     case = get_case(store, name)
     data = {**asdict(case), "addresses_by_role": count_addresses(store, name)}
     if as_json:
         emit_json(data)
         return
     for key, value in data.items():
-        typer.echo(f"{key}: {value}")
+        say(f"{key}: {value}")
 
 
 def add(
     ctx: typer.Context,
     addresses: list[str] = typer.Argument(..., help="One or more Bitcoin addresses."),
     case: str = typer.Option(..., "--case", help="The case to add them to."),
-    label: str = typer.Option("", "--label", help="e.g. 'victim 17 ransom address'."),
-    role: str = typer.Option("ransom", "--role", help="ransom, attacker, victim, exchange, other."),
+    label: str | None = typer.Option(
+        None, "--label", help="e.g. 'victim 17 ransom address'; '' removes it."
+    ),
+    role: str | None = typer.Option(
+        None, "--role", help="ransom (default), attacker, victim, exchange, other."
+    ),
     demand: str | None = typer.Option(
         None,
         "--demand",
         help="What was demanded: 200EUR, 0.05BTC, 150000sat, or '200EUR then 500EUR after 24h'.",
     ),
-    note: str = typer.Option("", "--note", help="Free text."),
+    note: str | None = typer.Option(None, "--note", help="Free text; '' removes it."),
 ) -> None:
-    """Add addresses to a case (all valid, or nothing is written)."""
+    """Add addresses to a case, or change the label, role, demand or note of ones already there.
+
+    All valid, or nothing is written.
+    """
     result = add_addresses(
         state(ctx).store(),
         case,
         addresses,
-        role=Role.parse(role),
+        role=Role.parse(role) if role is not None else None,
         label=label,
         note=note,
         demand=demand,
     )
-    info(f"added {len(result.added)}, already present {len(result.present)}")
+    info(
+        f"added {len(result.added)}, updated {len(result.updated)}, "
+        f"already present {len(result.present)}"
+    )
 
 
 def import_(
@@ -94,16 +104,27 @@ def import_(
     role: str = typer.Option("ransom", "--role"),
     label: str = typer.Option("", "--label"),
     demand: str | None = typer.Option(None, "--demand"),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 2, adding nothing, when a file holds no address."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Extract every address from files and add the valid ones to a case."""
+    """Extract every address from files (e-mail parts decoded) and add the valid ones."""
     result = import_files(
-        state(ctx).store(), case, files, role=Role.parse(role), label=label, demand=demand
+        state(ctx).store(),
+        case,
+        files,
+        role=Role.parse(role),
+        label=label,
+        demand=demand,
+        strict=strict,
     )
     if as_json:
         emit_json(result.as_dict())
     for candidate, reason in result.rejected:
         info(f"rejected {candidate}: {reason}")
+    for path in result.empty:
+        info(f"warning: no Bitcoin address found in {path}")
     info(
         f"added {len(result.added)}, already present {len(result.present)}, "
         f"rejected {len(result.rejected)}"
@@ -116,7 +137,7 @@ def addresses(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List watched addresses."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     if case is not None:
         get_case(store, case)
     rows = [asdict(w) for w in list_addresses(store, case)]

@@ -7,6 +7,7 @@ Exit codes (documented in the README): 0 success, 1 runtime failure, 2 usage or 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,10 @@ from typer.core import TyperGroup
 
 from btcwatch.config import Settings, load_settings
 from btcwatch.errors import BtcwatchError, InputError, LockBusy
+from btcwatch.fileio import describe_os_error
 from btcwatch.store import Store
+from btcwatch.store.db import describe_sqlite_error
+from btcwatch.text import safe_terminal_text
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -43,10 +47,31 @@ class State:
             self._settings = load_settings(config_path=self.config_path, db=self.db_flag, **flags)
         return self._settings
 
+    _read_only: bool = field(default=False, repr=False)
+
     def store(self) -> Store:
+        """The database for a command that writes: created and migrated if needed."""
+        if self._store is not None and self._read_only:
+            self.close()
         if self._store is None:
             self._store = Store.open(self.settings().db)
+            self._read_only = False
         return self._store
+
+    def reader(self) -> Store:
+        """The database for a command that only reads: opened read-only, never created.
+
+        A missing database is an InputError ("no database at PATH"); a read-only file, mount
+        or evidence bundle is left byte-identical (see `Store.open`).
+        """
+        if self._store is None:
+            self._store = Store.open(self.settings().db, read_only=True)
+            self._read_only = True
+        return self._store
+
+    def db_path(self) -> Path | None:
+        """The database this invocation uses, as far as it is known (for error messages)."""
+        return self._settings.db if self._settings is not None else self.db_flag
 
     def close(self) -> None:
         if self._store is not None:
@@ -64,7 +89,7 @@ def state(ctx: typer.Context) -> State:
 
 def fail(message: str, code: int) -> NoReturn:
     """One line on stderr, then the exit code: what cron mail and scripts see."""
-    typer.echo(f"btcwatch: error: {message}", err=True)
+    typer.echo(f"btcwatch: error: {safe_terminal_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -82,6 +107,11 @@ class BtcwatchGroup(TyperGroup):
             fail(str(exc), EXIT_FAILURE)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except sqlite3.Error as exc:  # disk full, read-only file system: one line, never a trace
+            db = ctx.obj.db_path() if isinstance(ctx.obj, State) else None
+            fail(describe_sqlite_error(exc, db) or f"database {db or ''}: {exc}", EXIT_FAILURE)
+        except OSError as exc:  # ENOSPC, EROFS, EACCES... writing an output, the lock, a file
+            fail(describe_os_error(exc), EXIT_FAILURE)
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
@@ -93,18 +123,24 @@ def emit_json(data: Any) -> None:
 
 
 def info(message: str) -> None:
-    """Human messages and progress go to stderr."""
-    typer.echo(message, err=True)
+    """Human messages and progress go to stderr, never with terminal control characters."""
+    typer.echo(safe_terminal_text(message), err=True)
+
+
+def say(message: object) -> None:
+    """One line of stored or fetched text on stdout, never with terminal control characters."""
+    typer.echo(safe_terminal_text(message))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A plain aligned table on stdout (rich would wrap badly under cron)."""
+    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe."""
     if not rows:
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, "") or "")) for r in rows)) for c in columns}
+    cells = [{c: safe_terminal_text(r.get(c, "") or "") for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for r in rows:
-        typer.echo("  ".join(str(r.get(c, "") or "").ljust(widths[c]) for c in columns).rstrip())
+    for r in cells:
+        typer.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
 
 
 def run_async(factory: Callable[[], Any]) -> Any:

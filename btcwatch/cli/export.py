@@ -20,7 +20,7 @@ def export(
     output: Path = typer.Option(..., "-o", "--output", help="File (or folder for csv)."),
 ) -> None:
     """Write a traced money flow for Gephi, yEd, Maltego, i2, spreadsheets or a browser."""
-    store = state(ctx).store()
+    store = state(ctx).reader()
     run_id = resolve_run(store, case=case, run_id=trace_id)
     graph = run_graph(store, run_id, PriceTable.load_default())
     for path in export_graph(graph, fmt, output):

@@ -9,8 +9,10 @@ import typer
 
 from btcwatch.cli.context import info, state
 from btcwatch.errors import InputError
+from btcwatch.fileio import write_atomic
 from btcwatch.prices import PriceTable
 from btcwatch.report import FORMATS, check_format, render_report, write_bundle
+from btcwatch.text import safe_terminal_text
 
 
 def _stdout_utf8(text: str) -> None:
@@ -42,12 +44,12 @@ def report(
     if output is not None and not output.parent.is_dir():
         raise InputError(f"cannot write {output}: the folder {output.parent} does not exist")
     text = render_report(
-        state(ctx).store(), case, name, prices=PriceTable.load_default(), run_id=trace_id
+        state(ctx).reader(), case, name, prices=PriceTable.load_default(), run_id=trace_id
     )
     if output is None:
-        _stdout_utf8(text)
+        _stdout_utf8(safe_terminal_text(text, lines=True))
         return
-    output.write_bytes(text.encode("utf-8"))
+    write_atomic(output, text.encode("utf-8"))
     typer.echo(str(output))
 
 
@@ -63,7 +65,7 @@ def evidence(
 ) -> None:
     """Write an evidence bundle: reports, graphs, database copy, raw responses, checksums."""
     bundle = write_bundle(
-        state(ctx).store(), case, output, prices=PriceTable.load_default(), run_id=trace_id
+        state(ctx).reader(), case, output, prices=PriceTable.load_default(), run_id=trace_id
     )
     typer.echo(str(bundle.path))
     trace = f"trace run {bundle.run_id}" if bundle.run_id is not None else "no trace"

@@ -9,7 +9,7 @@ import typer
 
 from btcwatch.cli.context import emit_json, info, state, table
 from btcwatch.store.tags import list_tags, save_tags
-from btcwatch.tags import load_tags
+from btcwatch.tags import read_tags
 
 tags_app = typer.Typer(help="Import and list attribution tags.", no_args_is_help=True)
 
@@ -23,10 +23,18 @@ def tags_import(
 ) -> None:
     """Import tags; every tag keeps its source and confidence."""
     store = state(ctx).store()
-    parsed = [(path, load_tags(path)) for path in files]  # all files valid before any write
-    for path, tags in parsed:
-        added, present = save_tags(store, tags)
-        info(f"{path.name}: added {added}, already present {present}")
+    parsed = [(path, read_tags(path)) for path in files]  # all files valid before any write
+    for path, pack in parsed:
+        for s in pack.skipped:
+            if s.is_mistake:
+                where = f"{path}:{s.line}" if s.line else f"{path} tag #{s.number}"
+                info(f"warning: {where}: skipped {s.address!r}: {s.detail}")
+        added, present = save_tags(store, list(pack.tags))
+        other = sum(1 for s in pack.skipped if not s.is_mistake)
+        info(
+            f"{path.name}: added {added}, already present {present}"
+            + (f", {other} entries of other chains skipped" if other else "")
+        )
 
 
 @tags_app.command("list")
@@ -38,7 +46,7 @@ def tags_list(
 ) -> None:
     """List imported tags."""
     tags = list_tags(
-        state(ctx).store(), category=category, addresses=[address] if address else None
+        state(ctx).reader(), category=category, addresses=[address] if address else None
     )
     rows = [asdict(t) for t in tags]
     if as_json:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.cli.context import emit_json, info, say, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.errors import InputError
 from btcwatch.money import format_btc, parse_amount
@@ -52,7 +52,11 @@ def trace(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Follow the money forward from ransom payments, addresses or transactions."""
-    if (case is None) == (not targets):
+    if case is None and not targets:
+        raise InputError(
+            "nothing to trace: give --case NAME, or one or more ADDRESS, TXID or TXID:VOUT"
+        )
+    if case is not None and targets:
         raise InputError("give either --case NAME or addresses/txids to trace, not both")
     if hops < 1 or max_fanout < 1:
         raise InputError("--hops and --max-fanout must be at least 1")
@@ -101,29 +105,29 @@ def _trace_and_show(
 
 def print_summary(s: dict[str, Any]) -> None:
     """The readable trace summary: entities, peel chain, CoinJoins, clusters, stops."""
-    typer.echo(
+    say(
         f"trace run {s['run_id']}: {len(s['sources'])} sources, "
         f"{format_btc(s['source_total_sat'])} BTC, {s['txs']} txs, {s['hops']} hops, "
         f"{s['requests']} explorer requests"
     )
-    typer.echo("where the money went (tainted, " + s["params"]["taint"] + "):")
+    say("where the money went (tainted, " + s["params"]["taint"] + "):")
     for entity, sats in s["entities"].items():
         eur = s.get("entities_fiat", {}).get(entity, {}).get("EUR")
-        typer.echo(f"  {entity}: {format_btc(sats)} BTC" + (f" ({eur} EUR)" if eur else ""))
+        say(f"  {entity}: {format_btc(sats)} BTC" + (f" ({eur} EUR)" if eur else ""))
     for chain in s["peel_chains"]:
-        typer.echo(
+        say(
             f"peel chain from {chain['start_txid']}: {chain['hops']} peels, "
             f"{format_btc(chain['total_peeled_sat'])} BTC peeled"
         )
     for txid in s["coinjoins"]:
-        typer.echo(f"CoinJoin reached: {txid} (trail stops)")
+        say(f"CoinJoin reached: {txid} (trail stops)")
     for cluster in s["clusters"]:
         if len(cluster["addresses"]) > 2:
-            typer.echo(f"cluster of {len(cluster['addresses'])} addresses around {cluster['id']}")
+            say(f"cluster of {len(cluster['addresses'])} addresses around {cluster['id']}")
     reasons: dict[str, int] = {}
     for e in s["endpoints"]:
         reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
-    typer.echo("stops: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+    say("stops: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
 
 
 @traces_app.command("list")
@@ -143,7 +147,7 @@ def traces_list(
             "txs": r.summary.get("txs"),
             "entities": r.summary.get("entities", {}),
         }
-        for r in list_runs(state(ctx).store(), case)
+        for r in list_runs(state(ctx).reader(), case)
     ]
     if as_json:
         emit_json(rows)
@@ -158,7 +162,7 @@ def traces_show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a stored trace run's summary."""
-    run = get_run(state(ctx).store(), run_id)
+    run = get_run(state(ctx).reader(), run_id)
     if not run.summary.get("endpoints") and run.status != "done":
         info(f"trace run {run_id} is {run.status}: {run.summary.get('error', '')}")
         return

@@ -150,7 +150,7 @@ def _check_case(st: State, case: str) -> None:
     """Unknown case: a one-line error, and no database is created just to say so."""
     if not st.settings().db.exists():
         raise CaseError(f"no case named {case!r} (no database at {st.settings().db} yet)")
-    get_case(st.store(), case)
+    get_case(st.reader(), case)
 
 
 def parse_since(text: str) -> str:
@@ -189,7 +189,7 @@ def events(
     st = state(ctx)
     if case is not None:
         _check_case(st, case)
-    rows = list_events(st.store(), case=case, kinds=kind, since=since_utc)
+    rows = list_events(st.reader(), case=case, kinds=kind, since=since_utc)
     if as_json:
         emit_json(rows)
         return

@@ -32,6 +32,7 @@ from btcwatch.export.graph_schema import validate_graph
 from btcwatch.export.graphml import write_graphml
 from btcwatch.export.html import write_html
 from btcwatch.export.jsonfmt import write_cyjs, write_json
+from btcwatch.fileio import atomic_folder_files, atomic_path
 
 __all__ = [
     "FORMATS",
@@ -75,4 +76,12 @@ def export_graph(g: nx.MultiDiGraph, fmt: str, path: Path) -> list[Path]:
     validate_graph(g)
     if not path.parent.is_dir():
         raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
-    return writer(g, path)
+    if fmt.lower() == "csv":
+        if path.exists() and not path.is_dir():
+            raise InputError(f"CSV export writes a folder, but {path} is a file")
+        with atomic_folder_files(path) as partial:
+            written = writer(g, partial)
+        return [path / p.name for p in written]
+    with atomic_path(path) as partial:  # a full disk never leaves half a file (btcwatch.fileio)
+        writer(g, partial)
+    return [path]

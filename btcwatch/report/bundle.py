@@ -109,7 +109,7 @@ def _write_responses(store: Store, root: Path, ids: Iterable[int]) -> int:
 def _copy_database(store: Store, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        store.db.conn.execute("VACUUM INTO ?", [str(target)])
+        store.backup_to(target)
     except Exception as exc:  # sqlite3.Error, but the driver is the store's business
         raise StoreError(f"cannot copy the database into {target}: {exc}") from exc
 

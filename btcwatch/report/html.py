@@ -17,6 +17,7 @@ from btcwatch.export.html import csp_source
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, Refs, TraceFacts
 from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
+from btcwatch.text import visible
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:110em}
@@ -51,7 +52,7 @@ class _Html(str):
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape("" if value is None else visible(str(value), lines=True), quote=True)
 
 
 def _cite(refs: Refs) -> _Html:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, TraceFacts
 from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
+from btcwatch.text import visible
 
 _SPECIAL = {
     "\\": "\\\\",
@@ -29,7 +30,7 @@ _SPECIAL = {
 
 def md(value: object) -> str:
     """Plain text for a Markdown table cell or line: specials escaped, line ends flattened."""
-    flat = " ".join(str(value).split())
+    flat = visible(" ".join(str(value).split()))
     return "".join(_SPECIAL.get(c, c) for c in flat)
 
 

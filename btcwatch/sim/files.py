@@ -40,6 +40,8 @@ def write_chain(scenario: Scenario, out: Path | str, fmt: BlockFormat = "blk") -
     if fmt not in ("blk", "raw"):
         raise ConfigError(f"block format must be blk or raw, got {fmt!r}")
     directory = Path(out)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} is a file; --out takes a folder")
     directory.mkdir(parents=True, exist_ok=True)
     magic = BLK_MAGICS.get(scenario.network.name, BLK_MAGICS["mainnet"])
     files: list[Path] = []

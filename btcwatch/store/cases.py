@@ -78,6 +78,36 @@ def insert_addresses(store: Store, rows: Sequence[dict[str, Any]]) -> tuple[list
     return added, present
 
 
+def update_addresses(
+    store: Store, case: str, addresses: Sequence[str], changes: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Set ``changes`` (role, label, note, demand) on addresses already on the case's watchlist.
+
+    Returns (updated, unchanged): an address whose values already match is unchanged.
+    """
+    updated: list[str] = []
+    unchanged: list[str] = []
+    if not changes:
+        return updated, list(addresses)
+    columns = ", ".join(changes)
+    with store.write() as db:
+        for address in addresses:
+            row = db.execute(
+                f"SELECT {columns} FROM addresses WHERE case_name = ? AND address = ?",
+                [case, address],
+            ).fetchone()
+            if row is None or tuple(row) == tuple(changes.values()):
+                unchanged.append(address)
+                continue
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            db.execute(
+                f"UPDATE addresses SET {sets} WHERE case_name = ? AND address = ?",
+                [*changes.values(), case, address],
+            )
+            updated.append(address)
+    return updated, unchanged
+
+
 def list_addresses(
     store: Store, case: str | None = None, roles: Iterable[Role] | None = None
 ) -> list[WatchedAddress]:

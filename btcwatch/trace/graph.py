@@ -17,6 +17,7 @@ from btcwatch.errors import BtcwatchError
 from btcwatch.model import OutPoint, Tx
 from btcwatch.money import format_btc
 from btcwatch.prices import PriceTable
+from btcwatch.text import visible
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason
 from btcwatch.trace.tagindex import TagIndex
@@ -74,10 +75,13 @@ def build_graph(
                 node,
                 kind="address",
                 address=address,
-                label=labels.get(address, ""),
-                entity=entity or (who.entity if who else ""),
-                category=(who.category if who else "")
-                or ("exchange" if stop_of.get(address) == StopReason.DEPOSIT else ""),
+                # Labels and tag names are people's text: shown, never obeyed (btcwatch.text).
+                label=visible(labels.get(address, "")),
+                entity=visible(entity or (who.entity if who else "")),
+                category=visible(
+                    (who.category if who else "")
+                    or ("exchange" if stop_of.get(address) == StopReason.DEPOSIT else "")
+                ),
                 role=roles.get(address, ""),
                 cluster=cluster_ids.get(cid, -1) if cid is not None else -1,
                 taint_sat=0,

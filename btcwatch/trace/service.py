@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from btcwatch.case import Role
+from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.model import OutPoint, is_txid
 from btcwatch.prices import PriceTable
@@ -20,7 +21,7 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.tags import list_tags
 from btcwatch.store.traces import finish_run, get_run, run_rows, start_run
 from btcwatch.store.watchstate import address_stats, watched_outputs
-from btcwatch.tags import default_tags
+from btcwatch.tags import CATEGORIES, default_tags
 from btcwatch.trace.analyse import Analysis, Endpoint, analyse, to_json
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
@@ -84,6 +85,25 @@ async def _sources_of(chain: CachedChain, target: str) -> list[Source]:
     ]
 
 
+def check_request(
+    store: Store, provider: Provider, params: TraceParams, case: str | None, targets: Sequence[str]
+) -> None:
+    """InputError for an unknown case or stop category, or a target that cannot be one."""
+    unknown = [c for c in params.stop_at if c not in CATEGORIES]
+    if unknown:
+        raise InputError(
+            f"unknown --stop-at category {unknown[0]!r} (use one of {', '.join(CATEGORIES)})"
+        )
+    if case is not None:
+        get_case(store, case)
+    for target in targets:
+        text = target.strip()
+        if ":" in text:
+            OutPoint.parse(text)
+        elif not is_txid(text):
+            Address.parse(text, provider.network)
+
+
 async def run_trace(
     store: Store,
     provider: Provider,
@@ -97,6 +117,7 @@ async def run_trace(
     """Trace and store the run; returns (run id, analysis, JSON summary)."""
     if params.taint not in ("haircut", "poison", "fifo"):
         raise InputError(f"unknown taint policy {params.taint!r} (use haircut, poison or fifo)")
+    check_request(store, provider, params, case, targets)  # rejected input stores no run
     chain = CachedChain(provider, store, log)
     before = provider.requests
     run_id = start_run(store, case, list(targets), asdict(params))
