@@ -283,7 +283,7 @@ class Traffic:
         if size < 8:  # keep the stream alive whatever happens: wait for pending coins
             while self.pending and len(self.pool) < 8:
                 self.pool.append(self.pending.popleft()[1])
-        n_in = rng.choice((1, 1, 2, 2, 3) if size < self.target else (1, 2, 3, 4, 6))
+        n_in = rng.choice((1, 1, 2, 2, 3) if size < self.target else (1, 2, 2, 3, 5))
         coins = [self._take() for _ in range(min(n_in, len(self.pool)))]
         while sum(c[2] for c in coins) < _MIN_COIN and self.pool:
             coins.append(self._take())
@@ -301,7 +301,7 @@ class Traffic:
             outs.append((deposit.kind, script, material))
             sinks.append(deposit.deposits)
         else:
-            n_pay = 1 if rng.random() < 0.75 else rng.randint(2, 8)
+            n_pay = 1 if rng.random() < 0.75 else rng.randint(2, 5)
             for _ in range(n_pay):
                 kind = _KINDS[bisect(_CUM, rng.random() * _CUM[-1])]
                 script, material = self._key(kind)
@@ -345,7 +345,7 @@ class Traffic:
     def _inscription(self, coin: _Coin) -> StreamTx:
         """An Ordinals-style reveal: a taproot script-path spend with kilobytes of witness."""
         rng = self.rng
-        content = rng.randbytes(rng.randint(400, 2_400))
+        content = rng.randbytes(rng.randint(300, 2_000))
         chunks = b"".join(_push(content[i : i + 520]) for i in range(0, len(content), 520))
         script = b"\x20" + rng.randbytes(32) + b"\xac\x00\x63" + _ORD + chunks + b"\x68"
         control = b"\xc0" + rng.randbytes(32)
