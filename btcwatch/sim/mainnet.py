@@ -14,7 +14,12 @@ holds), then runs it inside mainnet-like traffic (`btcwatch.sim.traffic`):
     chain (`btcwatch.sim.history`), paged as Esplora pages them, made only when paged to.
 
 Block hashes differ from the small profile's (other contents, other coinbases); heights,
-txids and the ground truth's transactions are the same.
+txids and the ground truth's transactions are the same (its ``tx_count`` and reorg block
+hashes describe the small profile).
+
+`MainnetChain` extends `SimChain` through its internal hooks (``_orphans`` chooses what a
+block mines, ``_advance_one`` moves the clock, the query methods make due traffic first), so
+a change to those hooks in `sim/chain.py` must keep this module's tests green.
 """
 
 from __future__ import annotations

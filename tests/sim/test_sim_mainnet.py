@@ -307,3 +307,43 @@ def test_bad_profile_input_exits_2_with_one_line(args: list[str], tmp_path: Path
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("btcwatch: error: "), result.output
+
+
+def test_a_reorg_inside_traffic_stays_valid(quiet: MainnetChain) -> None:
+    quiet.add_mempool(2_500)
+    quiet.advance()
+    stream = [e.txid for e in quiet.tip.entries[1:] if e.plan is not None and e.plan.height < 0]
+    dropped = stream[-1]  # a leaf: nothing later in the block spends it
+    quiet.reorg(1, drop=[dropped])
+    assert quiet.tx(dropped) is not None and quiet.tx(dropped).block is None  # back in mempool
+    quiet.advance()
+    entry = quiet.tx(dropped)
+    assert entry is not None and entry.block is quiet.tip
+    blocks = list(quiet.best_blocks())
+    check_chain((b.serialize() for b in blocks), blocks[0].height, quiet.network, op_return=True)
+
+
+def test_serve_mainnet_over_a_real_socket(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = "from btcwatch.cli.sim import app; app()"
+    args = ["serve", "--profile", "mainnet", "--victims", "6", "--background", "1",
+            "--mempool-backlog", "500", "--mempool-rate", "2", "--hot-history", "1000"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        base = url.removesuffix("/api")
+        assert len(httpx.get(f"{url}/mempool/txids").json()) >= 500
+        state = httpx.post(f"{base}/_sim/mempool", params={"add": 100}).json()
+        assert state["traffic_made"] == 600 and state["mempool_rate"] == 2
+        assert httpx.post(f"{base}/_sim/time", params={"seconds": 50}).json()["traffic_due"] == 700
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
