@@ -25,6 +25,7 @@ a change to those hooks in `sim/chain.py` must keep this module's tests green.
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -167,7 +168,7 @@ class MainnetChain(SimChain):
             return
         want = int(self._due)
         while self._made < want:
-            self._arrive(traffic.next())
+            self._arrive(traffic.at(self._made))
             self._made += 1
 
     def _arrive(self, tx: StreamTx) -> None:
@@ -333,16 +334,19 @@ def mainnet_chain(
     chain.start(target)
     story = scenario.story
     assert story is not None
-    traffic = Traffic(
-        scenario.config.seed,
-        story.traffic_coins,
-        [
+    traffic = _TRAFFIC.get(scenario)
+    if traffic is None:  # one stream per story: it depends only on the seed and the coins
+        exchanges = [
             (ex.name, ex.hot[0], coins)
             for ex, coins in zip(story.exchanges, story.traffic_hot, strict=True)
-        ],
-    )
+        ]
+        traffic = Traffic(scenario.config.seed, story.traffic_coins, exchanges)
+        _TRAFFIC[scenario] = traffic
     chain.begin_traffic(traffic, [ex.hot[0] for ex in story.exchanges], scenario.config.seed)
     return chain
+
+
+_TRAFFIC: weakref.WeakKeyDictionary[VastaamoScenario, Traffic] = weakref.WeakKeyDictionary()
 
 
 # -- control routes ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from bisect import bisect
 from collections import deque
 from collections.abc import Sequence
@@ -167,6 +168,17 @@ class Traffic:
             for name, key, hot in exchanges
         ]
         self.kinds: dict[str, int] = {}
+        self.made: list[StreamTx] = []
+        self._lock = threading.Lock()
+
+    def at(self, index: int) -> StreamTx:
+        """Transaction ``index`` of the stream (0 first), made once and kept, so that several
+        chains over the same story share one stream."""
+        with self._lock:
+            made = self.made
+            while len(made) <= index:
+                made.append(self.next())
+            return made[index]
 
     # -- keys and unlocking -------------------------------------------------------------------
 
@@ -262,7 +274,7 @@ class Traffic:
         return tx
 
     def next(self) -> StreamTx:
-        """The next transaction of the stream."""
+        """The next transaction of the stream (use `at` to share it between chains)."""
         self.count += 1
         while self.pending and self.pending[0][0] <= self.count:
             self.pool.append(self.pending.popleft()[1])
