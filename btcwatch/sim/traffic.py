@@ -299,7 +299,8 @@ class Traffic:
         coins = [self._take() for _ in range(min(n_in, len(self.pool)))]
         while sum(c[2] for c in coins) < _MIN_COIN and self.pool:
             coins.append(self._take())
-        if coins[0][3] is ScriptType.P2TR and len(coins) == 1 and rng.random() < 0.5:
+        single = len(coins) == 1 and coins[0][2] >= 20_000
+        if single and coins[0][3] is ScriptType.P2TR and rng.random() < 0.5:
             return self._inscription(coins[0])
         unlocks = [self._unlock(c) for c in coins]
         total = sum(c[2] for c in coins)
@@ -383,8 +384,9 @@ class Traffic:
         coins = list(ex.deposits)
         ex.deposits.clear()
         unlocks = [self._unlock(c) for c in coins]
+        total = sum(c[2] for c in coins)
         fee = int(self._vsize(unlocks, [ex.hot.script]) * max(1.0, self._feerate() / 2))
-        value = sum(c[2] for c in coins) - fee
+        value = max(DUST, total - fee)  # dust deposits: the sweep pays what it can
         tx = self._make(coins, unlocks, [(ex.hot.script, value)], "consolidation")
         ex.hot_coins.append((tx.txid, 0, value, ex.kind, ex.hot))
         return tx
