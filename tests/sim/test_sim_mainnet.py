@@ -347,3 +347,30 @@ def test_serve_mainnet_over_a_real_socket(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_the_product_parses_every_mainnet_shape(busy: MainnetChain, truth: dict[str, Any]) -> None:
+    from btcwatch.providers.esplora import parse_address_stats, parse_outspends, parse_tx
+
+    assert busy.traffic is not None
+    made = busy.traffic.made[: busy.mempool_state()["traffic_made"]]
+    sample = {}
+    for tx in made:
+        sample.setdefault(tx.kind, tx)
+    assert set(sample) >= {"payment", "deposit", "batch", "consolidation", "inscription"}
+    address = truth["exchanges"][1]["hot_wallets"][0]
+    hot = busy.address(Address.parse(address, busy.network).script)
+    assert hot is not None
+    ancient = [hot.history[0].txid, hot.history[1].txid, hot.history[77_777].txid]
+    with SimServer(busy) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+        for txid in [t.txid for t in sample.values()] + ancient:
+            body = http.get(f"/tx/{txid}").json()
+            parsed = parse_tx(body, busy.network)  # checks the fee against the prevouts too
+            raw = parse_tx_hex(http.get(f"/tx/{txid}/hex").text)
+            assert parsed.txid == raw.txid == txid
+            assert [o.value for o in parsed.outputs] == [o.value for o in raw.outputs]
+            assert len(parse_outspends(http.get(f"/tx/{txid}/outspends").json())) == len(
+                raw.outputs
+            )
+        stats = parse_address_stats(http.get(f"/address/{address}").json())
+        assert stats.tx_count == len(hot.history) > 100_000
