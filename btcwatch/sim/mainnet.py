@@ -14,8 +14,8 @@ holds), then runs it inside mainnet-like traffic (`btcwatch.sim.traffic`):
     chain (`btcwatch.sim.history`), paged as Esplora pages them, made only when paged to.
 
 Block hashes differ from the small profile's (other contents, other coinbases); heights,
-txids and the ground truth's transactions are the same (its ``tx_count`` and reorg block
-hashes describe the small profile).
+txids and the ground truth's transactions are the same. `MainnetChain.ground_truth(truth)`
+puts this chain's hashes into the reorg record.
 
 `MainnetChain` extends `SimChain` through its internal hooks (``_orphans`` chooses what a
 block mines, ``_advance_one`` moves the clock, the query methods make due traffic first), so
@@ -104,6 +104,7 @@ class MainnetChain(SimChain):
         self._seed = 0
         self._stream_plan = _Plan(-1, BlockHeader(0, "00" * 32, "00" * 32, 0, 0, 0), [], False)
         self._ancient: dict[bytes, AncientHistory] = {}
+        self._stale_at: dict[int, str] = {}  # height -> hash of the scenario's stale block
 
     # -- traffic ------------------------------------------------------------------------------
 
@@ -187,6 +188,28 @@ class MainnetChain(SimChain):
                 self.advance_time(due - self.clock)
             self._sync()
         super()._advance_one()
+
+    def _connect_plan(self, plan: _Plan | None, height: int) -> None:
+        super()._connect_plan(plan, height)
+        if plan is not None and plan.stale:
+            self._stale_at[height] = self.tip_hash
+
+    def ground_truth(self, truth: dict[str, Any]) -> dict[str, Any]:
+        """The scenario's ``truth`` with this chain's block hashes (other blocks, other hashes):
+        the reorg's stale and best block, None until the tip has passed them; ``tx_count``
+        counts the story's blocks without the traffic."""
+        out = dict(truth)
+        reorg = dict(truth.get("reorg") or {})
+        if reorg:
+            with self.lock:
+                height = int(reorg["height"])
+                stale = self._stale_at.get(height)
+                best = self.block_at(height)
+                reorg["stale_block_hash"] = stale
+                done = stale is not None and best is not None and best.hash != stale
+                reorg["best_block_hash"] = best.hash if done and best is not None else None
+            out["reorg"] = reorg
+        return out
 
     def _orphans(self, plan: _Plan | None) -> list[TxEntry]:
         found = super()._orphans(plan)

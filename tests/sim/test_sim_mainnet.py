@@ -374,3 +374,24 @@ def test_the_product_parses_every_mainnet_shape(busy: MainnetChain, truth: dict[
             )
         stats = parse_address_stats(http.get(f"/address/{address}").json())
         assert stats.tx_count == len(hot.history) > 100_000
+
+
+def test_ground_truth_names_this_chains_reorg_blocks(
+    story: VastaamoScenario, truth: dict[str, Any]
+) -> None:
+    chain = mainnet_chain(story, profile=MainnetProfile(mempool_backlog=500, mempool_rate=0.5))
+    reorg = truth["reorg"]
+    assert chain.ground_truth(truth)["reorg"]["stale_block_hash"] is None  # not mined yet
+    chain.advance_to(reorg["height"])
+    stale = chain.tip_hash
+    assert chain.ground_truth(truth)["reorg"]["stale_block_hash"] == stale
+    assert chain.tx(reorg["txid"]) is not None and chain.tx(reorg["txid"]).block is chain.tip
+    chain.advance()
+    mine = chain.ground_truth(truth)["reorg"]
+    assert mine["stale_block_hash"] == stale != mine["best_block_hash"]
+    assert chain.block_at(reorg["height"]).hash == mine["best_block_hash"]  # type: ignore[union-attr]
+    assert chain.block(stale) is not None and not chain.block(stale).best  # type: ignore[union-attr]
+    confirmed = chain.tx(reorg["txid"])
+    assert confirmed is not None and confirmed.block is not None
+    assert confirmed.block.height == reorg["best_confirmed_height"]
+    assert mine["height"] == reorg["height"] and truth["reorg"]["stale_block_hash"] != stale
