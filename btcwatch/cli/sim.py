@@ -15,7 +15,8 @@ from btcwatch.chain.network import network_by_name
 from btcwatch.errors import ConfigError
 from btcwatch.sim.chain import MempoolMode, SimChain
 from btcwatch.sim.faults import Faults, parse_kinds
-from btcwatch.sim.files import write_chain
+from btcwatch.sim.files import BlockFormat, write_blocks, write_chain
+from btcwatch.sim.mainnet import PROFILES, MainnetProfile, mainnet_chain, mainnet_scenario
 from btcwatch.sim.scenarios import SCENARIOS
 from btcwatch.sim.scenarios.vastaamo import VastaamoScenario
 from btcwatch.sim.server import SimServer
@@ -33,6 +34,28 @@ def _scenario(
     if factory is None:
         raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     return factory(victims, seed, background=background, network=network_by_name(network))
+
+
+def _profile(name: str, rate: float, backlog: int, hot_history: int) -> MainnetProfile | None:
+    """None for the small profile; the mainnet profile's settings otherwise."""
+    if name not in PROFILES:
+        raise ConfigError(f"--profile must be {' or '.join(PROFILES)}, got {name!r}")
+    if name == "small":
+        return None
+    return MainnetProfile(mempool_rate=rate, mempool_backlog=backlog, hot_history=hot_history)
+
+
+def _mainnet_story(
+    name: str, victims: int, seed: int, background: int, network: str, profile: MainnetProfile
+) -> VastaamoScenario:
+    if name not in SCENARIOS:
+        raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
+    return mainnet_scenario(
+        victims, seed, background=background, network=network_by_name(network), profile=profile
+    )
+
+
+_PROFILE_HELP = "small (a few txs a block, for tests) or mainnet (~3,000 txs a block)."
 
 
 def _tip(text: str) -> int | Literal["start", "end"]:
@@ -85,13 +108,30 @@ def serve(
     auto_advance: float | None = typer.Option(
         None, "--auto-advance", help="Mine the next block every this many seconds."
     ),
+    profile: str = typer.Option("small", "--profile", help=_PROFILE_HELP),
+    mempool_rate: float = typer.Option(
+        5.0, "--mempool-rate", help="mainnet: unrelated txs a simulated second into the mempool."
+    ),
+    mempool_backlog: int = typer.Option(
+        20_000, "--mempool-backlog", help="mainnet: unrelated txs in the mempool at the start."
+    ),
+    hot_history: int = typer.Option(
+        100_000, "--hot-history", help="mainnet: older txs of each exchange's hot wallet."
+    ),
 ) -> None:
     """Serve the simulated chain as an Esplora API until SIGINT or SIGTERM."""
     if mempool not in ("all", "early"):
         raise ConfigError(f"--mempool must be all or early, got {mempool!r}")
     mode: MempoolMode = "early" if mempool == "early" else "all"
-    story = _scenario(scenario, victims, seed, background, network)
-    chain = SimChain.from_scenario(story, tip=_tip(tip), mempool=mode)
+    settings = _profile(profile, mempool_rate, mempool_backlog, hot_history)
+    chain: SimChain
+    if settings is None:
+        story = _scenario(scenario, victims, seed, background, network)
+        chain = SimChain.from_scenario(story, tip=_tip(tip), mempool=mode)
+    else:
+        story = _mainnet_story(scenario, victims, seed, background, network, settings)
+        chain = mainnet_chain(story, profile=settings, tip=_tip(tip), mempool=mode)
+        chain.mempool()  # make the backlog now, not on the first request
     if ground_truth is not None:
         story.write_ground_truth(ground_truth)
     if tagpack is not None:
@@ -128,12 +168,31 @@ def generate(
     fmt: str = typer.Option(
         "blk", "--format", help="blk (blk*.dat records) or raw (one file a block)."
     ),
+    profile: str = typer.Option("small", "--profile", help=_PROFILE_HELP),
+    blocks: int = typer.Option(
+        6, "--blocks", help="mainnet: blocks of traffic mined after the story's start."
+    ),
+    mempool_rate: float = typer.Option(
+        5.0, "--mempool-rate", help="mainnet: unrelated txs a simulated second."
+    ),
+    mempool_backlog: int = typer.Option(
+        20_000, "--mempool-backlog", help="mainnet: unrelated txs waiting at the start."
+    ),
 ) -> None:
     """Write the raw blocks, ground-truth.json, a tag pack and the ransom e-mails."""
     if fmt not in ("blk", "raw"):
         raise ConfigError(f"--format must be blk or raw, got {fmt!r}")
-    story = _scenario(scenario, victims, seed, background, network)
-    written = write_chain(story, out, "raw" if fmt == "raw" else "blk")
+    if blocks < 0:
+        raise ConfigError(f"--blocks must be >= 0, got {blocks}")
+    settings = _profile(profile, mempool_rate, mempool_backlog, 0)
+    kind: BlockFormat = "raw" if fmt == "raw" else "blk"
+    if settings is None:
+        written = write_chain(_scenario(scenario, victims, seed, background, network), out, kind)
+    else:
+        story = _mainnet_story(scenario, victims, seed, background, network, settings)
+        chain = mainnet_chain(story, profile=settings)
+        chain.advance(blocks)
+        written = write_blocks(chain, story, out, kind)
     typer.echo(
         f"wrote {written.blocks} blocks ({written.txs} txs) in {len(written.block_files)} "
         f"file(s) and ground truth to {written.directory}"

@@ -7,15 +7,19 @@ written too, in the order the network saw them, as a node stores them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from btcwatch.chain.tx import BLK_MAGICS
 from btcwatch.errors import ConfigError
 from btcwatch.sim.blocks import Scenario
 
-__all__ = ["Written", "write_chain"]
+if TYPE_CHECKING:
+    from btcwatch.sim.chain import SimChain
+
+__all__ = ["BlockFormat", "Written", "write_blocks", "write_chain"]
 
 BLK_FILE_SIZE = 128 * 1024 * 1024
 BlockFormat = Literal["blk", "raw"]
@@ -37,6 +41,27 @@ class Written:
 
 def write_chain(scenario: Scenario, out: Path | str, fmt: BlockFormat = "blk") -> Written:
     """Generate ``scenario`` block by block into ``out`` (created if needed)."""
+    blocks = (
+        (b.height, b.hash, b.serialize(), 0 if b.stale else len(b.txs))
+        for b in scenario.iter_blocks()
+    )
+    return _write(scenario, blocks, out, fmt)
+
+
+def write_blocks(
+    chain: SimChain, scenario: Scenario, out: Path | str, fmt: BlockFormat = "blk"
+) -> Written:
+    """Write ``chain``'s best blocks up to its tip (the mainnet profile's way), plus the story."""
+    blocks = ((r.height, r.hash, r.serialize(), len(r.entries)) for r in chain.best_blocks())
+    return _write(scenario, blocks, out, fmt)
+
+
+def _write(
+    scenario: Scenario,
+    blocks: Iterable[tuple[int, str, bytes, int]],
+    out: Path | str,
+    fmt: BlockFormat,
+) -> Written:
     if fmt not in ("blk", "raw"):
         raise ConfigError(f"block format must be blk or raw, got {fmt!r}")
     directory = Path(out)
@@ -47,14 +72,13 @@ def write_chain(scenario: Scenario, out: Path | str, fmt: BlockFormat = "blk") -
     files: list[Path] = []
     handle = None
     written = 0
-    blocks = txs = 0
+    count = txs = 0
     try:
-        for block in scenario.iter_blocks():
-            data = block.serialize()
-            blocks += 1
-            txs += len(block.txs) if not block.stale else 0
+        for height, block_hash, data, tx_count in blocks:
+            count += 1
+            txs += tx_count
             if fmt == "raw":
-                path = directory / f"{block.height}-{block.hash}.raw"
+                path = directory / f"{height}-{block_hash}.raw"
                 path.write_bytes(data)
                 files.append(path)
                 continue
@@ -76,7 +100,7 @@ def write_chain(scenario: Scenario, out: Path | str, fmt: BlockFormat = "blk") -
     )
     return Written(
         directory,
-        blocks,
+        count,
         txs,
         tuple(files),
         scenario.write_ground_truth(directory / "ground-truth.json"),

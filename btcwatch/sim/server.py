@@ -218,6 +218,22 @@ class SimServer:
     def set_faults(self, faults: Faults | None) -> None:
         self.faults = faults
 
+    def add_mempool(self, count: int) -> int:
+        """Inject ``count`` unrelated transactions into the mempool (mainnet profile)."""
+        from btcwatch.sim.mainnet import MainnetChain
+
+        if not isinstance(self.chain, MainnetChain):
+            raise BtcwatchError("add_mempool needs the mainnet profile")
+        return self.chain.add_mempool(count)
+
+    def advance_time(self, seconds: float) -> float:
+        """Move simulated time: traffic arrives at its rate (mainnet profile)."""
+        from btcwatch.sim.mainnet import MainnetChain
+
+        if not isinstance(self.chain, MainnetChain):
+            raise BtcwatchError("advance_time needs the mainnet profile")
+        return self.chain.advance_time(seconds)
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def _route(self, method: str, path: str) -> tuple[str, Handler | None, dict[str, str]]:
@@ -337,6 +353,9 @@ class SimServer:
         from btcwatch.sim.bci import add_routes
 
         add_routes(self)
+        from btcwatch.sim.mainnet import add_routes as add_mainnet_routes
+
+        add_mainnet_routes(self)  # /_sim/mempool, /_sim/time (mainnet profile)
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Register an extra route (the blockchain.info-style ones use this)."""

@@ -42,8 +42,14 @@ class Report:
     tip_hash: str = ""
 
 
-def check_chain(raws: Iterable[bytes], first_height: int, network: Network) -> Report:
-    """Validate best-chain blocks in order; raises AssertionError naming the first problem."""
+def check_chain(
+    raws: Iterable[bytes], first_height: int, network: Network, *, op_return: bool = False
+) -> Report:
+    """Validate best-chain blocks in order; raises AssertionError naming the first problem.
+
+    ``op_return`` allows zero-value OP_RETURN outputs (the mainnet profile has them); they
+    are unspendable, so they never enter the UTXO set.
+    """
     report = Report()
     utxo: dict[tuple[str, int], tuple[int, bytes, int, bool]] = {}
     prev: str | None = None
@@ -75,8 +81,12 @@ def check_chain(raws: Iterable[bytes], first_height: int, network: Network) -> R
             assert spent >= out, f"{where}: {tx.txid} has a negative fee"
             fees += spent - out
             for vout, o in enumerate(tx.outputs):
-                assert o.value > 0, f"{where}: {tx.txid}:{vout} is empty"
                 kind = classify(o.script)
+                if op_return and kind is ScriptType.OP_RETURN:
+                    assert o.value == 0, f"{where}: {tx.txid}:{vout} burns coins"
+                    report.types.add(kind)
+                    continue
+                assert o.value > 0, f"{where}: {tx.txid}:{vout} is empty"
                 assert kind in ADDRESS_TYPES, f"{where}: {tx.txid}:{vout} is {kind}"
                 report.types.add(kind)
                 if o.script not in checked_addresses:

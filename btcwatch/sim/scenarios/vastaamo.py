@@ -108,6 +108,9 @@ class VastaamoConfig:
     coinjoin_peers: int = 30
     sweep_batch: int = 20
     exchanges: tuple[tuple[str, ScriptType, int], ...] = EXCHANGES
+    #: Coins funded for the mainnet profile's traffic (0: none, the small chain is unchanged).
+    traffic_coins: int = 0
+    traffic_hot_sat: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.victims <= 1_000_000:
@@ -278,6 +281,14 @@ class _Story:
         self.dust_coins: list[Coin] = []
         for _ in range(3):
             eng.fund(eng.user_key(), 50_000 + rng.randint(0, 50_000), self.dust_coins)
+        self.traffic_coins: list[Coin] = []
+        self.traffic_hot: list[list[Coin]] = [[] for _ in self.exchanges]
+        for _ in range(cfg.traffic_coins):  # the mainnet profile's users (sim/traffic.py)
+            value = 2_000_000 + rng.randint(0, 8_000_000)
+            eng.fund(eng.user_key(ScriptType.P2WPKH), value, self.traffic_coins)
+        for ex, sink in zip(self.exchanges, self.traffic_hot, strict=True):
+            if cfg.traffic_hot_sat:
+                eng.fund(ex.hot[0], cfg.traffic_hot_sat, sink)
         seeds = 3 * cfg.background + 10
         for _ in range(seeds):
             value = int(rng.lognormvariate(14.5, 1.0))
@@ -833,6 +844,7 @@ class VastaamoScenario:
         self._truth: dict[str, Any] | None = None
         self._mempool_only: list[MempoolOnly] = []
         self._blocks: list[PlannedBlock] | None = None
+        self.story: _Story | None = None  # the last generation run (its coins and keys)
 
     def iter_blocks(self) -> Iterator[PlannedBlock]:
         """Generate the chain from the seed, block by block (stale blocks come first).
@@ -841,6 +853,7 @@ class VastaamoScenario:
         fit in modest memory. The ground truth is recorded as a side effect.
         """
         story = _Story(self.config)
+        self.story = story
         yield from story.blocks()
         self._mempool_only = list(story.mempool_only)
         self._truth = story.result()
