@@ -376,7 +376,11 @@ _TRAFFIC: weakref.WeakKeyDictionary[VastaamoScenario, Traffic] = weakref.WeakKey
 
 
 def add_routes(server: SimServer) -> None:
-    """``POST /_sim/mempool?add=N&rate=R`` and ``POST /_sim/time?seconds=S`` (mainnet only)."""
+    """``POST /_sim/mempool?add=N&rate=R`` and ``POST /_sim/time?seconds=S``.
+
+    On the small profile ``/_sim/mempool?add=N[&seed=S]`` injects N unrelated transactions
+    (sim/noise.py) so the cost of a tick can be measured against mempool traffic there too.
+    """
     from btcwatch.sim.server import HttpError, Reply, _Request
 
     def chain() -> MainnetChain:
@@ -398,6 +402,13 @@ def add_routes(server: SimServer) -> None:
         return value
 
     def mempool(r: _Request) -> Reply:
+        if not isinstance(server.chain, MainnetChain) or server.chain.traffic is None:
+            # The small profile: ``add=N[&seed=S]`` puts N unrelated transactions in its mempool.
+            add, seed = number(r, "add"), number(r, "seed")
+            if add is None or add != int(add) or (seed is not None and seed != int(seed)):
+                raise HttpError(400, "Invalid add")
+            added = server.add_mempool(int(add), seed=int(seed or 0))
+            return Reply.json({"added": added, "mempool_count": len(server.chain.mempool())})
         c = chain()
         rate = number(r, "rate")
         if rate is not None:

@@ -218,13 +218,14 @@ class SimServer:
     def set_faults(self, faults: Faults | None) -> None:
         self.faults = faults
 
-    def add_mempool(self, count: int) -> int:
-        """Inject ``count`` unrelated transactions into the mempool (mainnet profile)."""
+    def add_mempool(self, count: int, seed: int = 0) -> int:
+        """Inject ``count`` unrelated transactions into the mempool: the mainnet profile's
+        traffic stream, or on the small profile a fan-out of fresh transactions (sim/noise.py)."""
         from btcwatch.sim.mainnet import MainnetChain
 
-        if not isinstance(self.chain, MainnetChain):
-            raise BtcwatchError("add_mempool needs the mainnet profile")
-        return self.chain.add_mempool(count)
+        if isinstance(self.chain, MainnetChain) and self.chain.traffic is not None:
+            return self.chain.add_mempool(count)
+        return len(add_unrelated_mempool(self.chain, count, seed=seed))
 
     def advance_time(self, seconds: float) -> float:
         """Move simulated time: traffic arrives at its rate (mainnet profile)."""
@@ -348,14 +349,13 @@ class SimServer:
         self._add("POST", "/_sim/reorg", self._ctl_reorg)
         self._add("POST", "/_sim/replace", self._ctl_replace)
         self._add("POST", "/_sim/faults", self._ctl_faults)
-        self._add("POST", "/_sim/mempool", self._ctl_mempool)
         get("/_sim/state", self._ctl_state)
         from btcwatch.sim.bci import add_routes
 
         add_routes(self)
         from btcwatch.sim.mainnet import add_routes as add_mainnet_routes
 
-        add_mainnet_routes(self)  # /_sim/mempool, /_sim/time (mainnet profile)
+        add_mainnet_routes(self)  # /_sim/mempool (both profiles), /_sim/time (mainnet)
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Register an extra route (the blockchain.info-style ones use this)."""
@@ -559,13 +559,6 @@ class SimServer:
         faults = Faults(rate, seed=seed, delay=delay, **({"kinds": kinds} if kinds else {}))
         self.faults = faults
         return Reply.json({"faults": faults.describe()})
-
-    def _ctl_mempool(self, r: _Request) -> Reply:
-        """``POST /_sim/mempool?add=N[&seed=S]``: N unrelated transactions enter the mempool."""
-        count = _int(r.arg("add", "0") or "0", "add")
-        seed = _int(r.arg("seed", "0") or "0", "seed")
-        added = add_unrelated_mempool(self.chain, count, seed=seed)
-        return Reply.json({"added": len(added), "mempool_count": len(self.chain.mempool())})
 
     def _ctl_state(self, r: _Request) -> Reply:
         state = dict(self.chain.state())

@@ -173,11 +173,20 @@ def test_the_mempool_is_fed_at_its_rate_between_blocks(quiet: MainnetChain) -> N
         quiet.add_mempool(-5)
 
 
-def test_mempool_controls_need_the_mainnet_profile(server: SimServer) -> None:
-    reply = httpx.post(server.base_url + "/_sim/mempool", params={"add": 10})
+def test_time_control_needs_the_mainnet_profile(server: SimServer) -> None:
+    reply = httpx.post(server.base_url + "/_sim/time", params={"seconds": 10})
     assert reply.status_code == 400 and "mainnet" in reply.text
     with pytest.raises(Exception, match="mainnet"):
-        server.add_mempool(10)
+        server.advance_time(10)
+
+
+def test_small_profile_mempool_injection_is_unrelated_noise(server: SimServer) -> None:
+    """On the small profile ``/_sim/mempool?add=N`` injects sim/noise.py's fan-out instead."""
+    before = len(server.chain.mempool())
+    reply = httpx.post(server.base_url + "/_sim/mempool", params={"add": 10})
+    assert reply.status_code == 200 and reply.json()["added"] >= 10
+    assert len(server.chain.mempool()) == before + reply.json()["added"]
+    assert httpx.post(server.base_url + "/_sim/mempool", params={"add": "x"}).status_code == 400
 
 
 # -- hot wallets with 100,000+ transactions --------------------------------------------------
