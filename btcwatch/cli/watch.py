@@ -9,14 +9,25 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from btcwatch.cli.context import EXIT_NEW_EVENTS, State, emit_json, info, state, table
+from btcwatch.cli.context import (
+    EXIT_NEW_EVENTS,
+    State,
+    emit_json,
+    info,
+    run_async,
+    state,
+    table,
+)
 from btcwatch.cli.network import ExplorerOption, ProxyOption
+from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
 from btcwatch.followup import after_cycle
 from btcwatch.providers.factory import parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.valuation import Valuer
+from btcwatch.watch.revalue import refresh_fiat
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, make_sinks, run_watch
 
@@ -53,6 +64,7 @@ def watch(
         "addresses, raise funds_at_exchange.",
     ),
     mempool: bool = typer.Option(True, "--mempool/--no-mempool", help="Block mode: scan mempool."),
+    prices: list[str] = PricesOption,
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
@@ -86,6 +98,7 @@ def watch(
         rate=settings.rate,
         retries=settings.retries,
         network=settings.network,
+        prices=price_settings(settings, prices),
     )
 
     console = _console()
@@ -140,6 +153,10 @@ def events(
         None, "--since", help="Only events recorded at or after this ISO time (UTC if no zone)."
     ),
     as_json: bool = typer.Option(False, "--json"),
+    refresh: bool = typer.Option(
+        False, "--refresh-fiat", help="First value payments recorded without a price."
+    ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """List recorded events."""
     valid = {k.value for k in Kind}
@@ -150,6 +167,16 @@ def events(
     st = state(ctx)
     if case is not None:
         _check_case(st, case)
+    if refresh:
+        valuer = Valuer(price_settings(st.settings(), prices), st.store())
+
+        async def value() -> int:
+            try:
+                return len(await refresh_fiat(st.store(), valuer, case))
+            finally:
+                await valuer.aclose()
+
+        info(f"events: {run_async(value)} payments valued")
     rows = list_events(st.store(), case=case, kinds=kind, since=since_utc)
     if as_json:
         emit_json(rows)

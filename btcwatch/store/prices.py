@@ -8,6 +8,7 @@ hour are kept beside it as findings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -147,3 +148,12 @@ def price_disagreements(
         )
         for r in rows
     ]
+
+
+def update_event_details(store: Store, event_id: str, details: dict[str, object]) -> None:
+    """Replace an event's details (a payment valued later); its id and outbox stay as they are."""
+    with store.write() as db:
+        db.execute(
+            "UPDATE events SET details = ? WHERE id = ?",
+            [json.dumps(details, sort_keys=True), event_id],
+        )
