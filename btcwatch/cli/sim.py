@@ -16,6 +16,7 @@ from btcwatch.errors import ConfigError
 from btcwatch.sim.chain import MempoolMode, SimChain
 from btcwatch.sim.faults import Faults, parse_kinds
 from btcwatch.sim.files import write_chain
+from btcwatch.sim.prices import scenario_prices, set_prices, story_start
 from btcwatch.sim.scenarios import SCENARIOS
 from btcwatch.sim.scenarios.vastaamo import VastaamoScenario
 from btcwatch.sim.server import SimServer
@@ -27,12 +28,20 @@ app = typer.Typer(
 
 
 def _scenario(
-    name: str, victims: int, seed: int, background: int, network: str
+    name: str, victims: int, seed: int, background: int, network: str, start: str | None = None
 ) -> VastaamoScenario:
     factory = SCENARIOS.get(name)
     if factory is None:
         raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
-    return factory(victims, seed, background=background, network=network_by_name(network))
+    net = network_by_name(network)
+    if start is None:
+        return factory(victims, seed, background=background, network=net)
+    return factory(victims, seed, background=background, network=net, emails_at=story_start(start))
+
+
+StartOption = typer.Option(
+    None, "--start", help="Place the story at this date or UTC time (e.g. 2026-09-21)."
+)
 
 
 def _tip(text: str) -> int | Literal["start", "end"]:
@@ -85,12 +94,13 @@ def serve(
     auto_advance: float | None = typer.Option(
         None, "--auto-advance", help="Mine the next block every this many seconds."
     ),
+    start: str | None = StartOption,
 ) -> None:
     """Serve the simulated chain as an Esplora API until SIGINT or SIGTERM."""
     if mempool not in ("all", "early"):
         raise ConfigError(f"--mempool must be all or early, got {mempool!r}")
     mode: MempoolMode = "early" if mempool == "early" else "all"
-    story = _scenario(scenario, victims, seed, background, network)
+    story = _scenario(scenario, victims, seed, background, network, start)
     chain = SimChain.from_scenario(story, tip=_tip(tip), mempool=mode)
     if ground_truth is not None:
         story.write_ground_truth(ground_truth)
@@ -100,6 +110,7 @@ def serve(
         story.write_ransom_emails(emails)
     injected = Faults(faults, seed=fault_seed, kinds=parse_kinds(fault_kinds)) if faults else None
     server = SimServer(chain, host=host, port=port, faults=injected, rate_limit=rate_limit)
+    set_prices(server, scenario_prices(story))
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -128,11 +139,12 @@ def generate(
     fmt: str = typer.Option(
         "blk", "--format", help="blk (blk*.dat records) or raw (one file a block)."
     ),
+    start: str | None = StartOption,
 ) -> None:
     """Write the raw blocks, ground-truth.json, a tag pack and the ransom e-mails."""
     if fmt not in ("blk", "raw"):
         raise ConfigError(f"--format must be blk or raw, got {fmt!r}")
-    story = _scenario(scenario, victims, seed, background, network)
+    story = _scenario(scenario, victims, seed, background, network, start)
     written = write_chain(story, out, "raw" if fmt == "raw" else "blk")
     typer.echo(
         f"wrote {written.blocks} blocks ({written.txs} txs) in {len(written.block_files)} "

@@ -335,6 +335,9 @@ class SimServer:
         from btcwatch.sim.bci import add_routes
 
         add_routes(self)
+        from btcwatch.sim.prices import add_routes as add_price_routes  # /v1/historical-price
+
+        add_price_routes(self)
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Register an extra route (the blockchain.info-style ones use this)."""

@@ -3,8 +3,9 @@
 ``GET /v1/historical-price?currency=EUR&timestamp=T`` answers the latest price at or before T
 as ``{"prices": [{"time": t, "USD": .., "EUR": .., ...}], "exchangeRates": {...}}``; mempool
 stores hourly prices for recent years and daily ones before, and answers 0 before its data
-starts. A price whose ``time`` is in T's hour is hourly; one at the start of T's UTC day with
-nothing later that day is that day's price; anything older is not a price for T.
+starts. A price whose ``time`` is in T's hour is hourly; one at the start of a UTC day (its old
+data is daily) is that day's price, cached as such (it prices T only if T is on that day);
+anything older is not a price.
 ``GET /v1/prices`` answers ``{"time": t, "USD": .., "EUR": .., ...}`` (now).
 """
 
@@ -60,11 +61,10 @@ def parse_historical_price(obj: object, timestamp: int, *, provider: str = NAME)
             f"historical-price: price of {time} is after {timestamp}", provider=provider
         )
     hour = timestamp // HOUR_SECONDS * HOUR_SECONDS
-    day = timestamp // DAY_SECONDS * DAY_SECONDS
     if time >= hour:
         return _row_quotes(latest, HOUR, hour, provider)
-    if time == day:
-        return _row_quotes(latest, DAY, day, provider)
+    if time % DAY_SECONDS == 0 and timestamp - time < 2 * DAY_SECONDS:
+        return _row_quotes(latest, DAY, time, provider)  # a daily price, of its own day
     return []
 
 
