@@ -152,7 +152,7 @@ def test_mempool_current_prices() -> None:
         {"prices": "x"},
         {"prices": [1]},
         {"prices": [{"time": "x", "EUR": 1}]},
-        {"prices": [{"time": 1_799_996_400, "EUR": "abc"}]},
+        {"prices": [{"time": 1_800_000_000, "EUR": "abc"}]},
         {"prices": [{"time": 2_000_000_000, "EUR": 1}]},
     ],
 )
