@@ -105,10 +105,8 @@ def test_price_settings_from_file_environment_and_flags(tmp_path: Path) -> None:
     assert (s.prices, s.price_tolerance) == (("kraken", "offline"), Decimal("0.05"))
     s = load_settings(config_path=config, env={"BTCWATCH_PRICES": "mempool,offline"})
     assert s.prices == ("mempool", "offline")
-    assert (
-        load_settings(config_path=tmp_path / "none.toml", env={}, prices=None).prices
-        == ("mempool", "kraken", "offline")
-        or True
-    )
+    default = load_settings(env={"BTCWATCH_CONFIG": str(tmp_path / "empty.toml")})
+    assert default.prices == ("mempool", "kraken", "offline")
+    assert default.price_tolerance == Decimal("0.02")
     with pytest.raises(ConfigError, match="price_tolerance"):
         load_settings(config_path=config, env={"BTCWATCH_PRICE_TOLERANCE": "lots"})
