@@ -17,6 +17,7 @@ from btcwatch.prices.book import day_start, hour_start
 from btcwatch.providers.prices import OFFLINE, parse_price_specs
 from btcwatch.store.prices import price_disagreements
 from btcwatch.valuation import PriceSettings, Valuer
+from btcwatch.watch.revalue import refresh_fiat, unvalued_events
 
 PRICES_HELP = (
     "Price sources in order, comma-separated: mempool, kraken, offline, or a mempool-compatible "
@@ -167,3 +168,19 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if hasattr(self, "_bar"):
             self._bar.stop()
+
+
+def value_unvalued(ctx: typer.Context, flag: Sequence[str], case: str | None) -> int:
+    """Before a report: value the case's payments still without a price (none: no request)."""
+    st = state(ctx)
+    if not unvalued_events(st.store(), case):
+        return 0
+    valuer = Valuer(price_settings(st.settings(), flag), st.store())
+
+    async def value() -> int:
+        try:
+            return len(await refresh_fiat(st.store(), valuer, case))
+        finally:
+            await valuer.aclose()
+
+    return int(run_async(value))

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.cli.context import info, state
+from btcwatch.cli.prices import PricesOption, value_unvalued
 from btcwatch.errors import InputError
 from btcwatch.prices import PriceTable
 from btcwatch.report import FORMATS, check_format, render_report, write_bundle
@@ -34,6 +35,7 @@ def report(
     trace_id: int | None = typer.Option(
         None, "--trace", help="Report this trace run (default: the case's latest finished one)."
     ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """The case on one page: payments, timeline, where the money went, freeze requests."""
     name = check_format(fmt)
@@ -41,6 +43,7 @@ def report(
         raise InputError(f"{output} is a folder; --output takes a file name")
     if output is not None and not output.parent.is_dir():
         raise InputError(f"cannot write {output}: the folder {output.parent} does not exist")
+    value_unvalued(ctx, prices, case)
     text = render_report(
         state(ctx).store(), case, name, prices=PriceTable.load_default(), run_id=trace_id
     )
@@ -60,8 +63,10 @@ def evidence(
     trace_id: int | None = typer.Option(
         None, "--trace", help="Bundle this trace run (default: the case's latest finished one)."
     ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """Write an evidence bundle: reports, graphs, database copy, raw responses, checksums."""
+    value_unvalued(ctx, prices, case)
     bundle = write_bundle(
         state(ctx).store(), case, output, prices=PriceTable.load_default(), run_id=trace_id
     )

@@ -133,3 +133,20 @@ def test_prices_are_cached_with_their_evidence_and_never_fetched_twice(world: Wo
     )
     assert result.exit_code == 0, result.output
     assert world.server.requests["GET /v1/historical-price"] == asked  # all from the cache
+
+
+def test_report_values_unvalued_payments_and_names_each_price(world: World) -> None:
+    assert world.watch_once("--prices", "offline").exit_code == 0
+    result = world.cli(
+        "report", "--case", "vastaamo", "--format", "json", "--prices", world.server.url
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    doc = json.loads(result.stdout)
+    assert doc["payments"]
+    for p in doc["payments"]:
+        assert p["eur"] is not None and p["resolution"] == "hour"
+        assert p["price_time"].startswith("2026-09-2") and p["price_time"].endswith(":00:00Z")
+        assert "hourly price" in p["price_source"]
+    assert any("hourly price" in s for s in doc["price_sources"])
