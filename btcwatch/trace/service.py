@@ -11,7 +11,7 @@ from typing import Any
 from btcwatch.case import Role
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.model import OutPoint, is_txid
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup
 from btcwatch.providers.base import Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
@@ -26,6 +26,7 @@ from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
 from btcwatch.trace.source import CachedChain
 from btcwatch.trace.tagindex import TagIndex
+from btcwatch.valuation import Valuer
 
 
 def tag_index(store: Store) -> TagIndex:
@@ -92,7 +93,7 @@ async def run_trace(
     case: str | None = None,
     targets: Sequence[str] = (),
     log: EvidenceLog | None = None,
-    prices: PriceTable | None = None,
+    prices: PriceLookup | Valuer | None = None,
 ) -> tuple[int, Analysis, dict[str, Any]]:
     """Trace and store the run; returns (run id, analysis, JSON summary)."""
     if params.taint not in ("haircut", "poison", "fifo"):
@@ -113,6 +114,9 @@ async def run_trace(
             summary={"error": str(exc)},
         )
         raise
+    if isinstance(prices, Valuer):  # each endpoint at its own hour, asked before valuing
+        times = [e.time for e in result.endpoints if e.time and e.taint_sat]
+        prices = await prices.prepare([datetime.fromtimestamp(t, UTC) for t in times])
     summary = to_json(
         result, requests=provider.requests - before, run_id=run_id, fiat=entity_fiat(result, prices)
     )
@@ -125,11 +129,11 @@ async def run_trace(
     return run_id, result, summary
 
 
-def endpoint_fiat(e: Endpoint, prices: PriceTable | None) -> dict[str, str]:
-    """The tainted amount of one endpoint in EUR and USD at its own day's price."""
+def endpoint_fiat(e: Endpoint, prices: PriceLookup | None) -> dict[str, str]:
+    """The tainted amount of one endpoint in EUR and USD at its own hour's (or day's) price."""
     if prices is None or not e.taint_sat or e.time is None:
         return {}
-    day = datetime.fromtimestamp(e.time, UTC).date()
+    day = datetime.fromtimestamp(e.time, UTC)
     values: dict[str, str] = {}
     for currency in ("EUR", "USD"):
         try:
@@ -140,7 +144,7 @@ def endpoint_fiat(e: Endpoint, prices: PriceTable | None) -> dict[str, str]:
     return values
 
 
-def entity_fiat(result: Analysis, prices: PriceTable | None) -> dict[str, dict[str, str]]:
+def entity_fiat(result: Analysis, prices: PriceLookup | None) -> dict[str, dict[str, str]]:
     """Tainted EUR and USD per entity, each endpoint valued at its own day's price."""
     totals: dict[str, dict[str, Decimal]] = {}
     for e in result.endpoints:

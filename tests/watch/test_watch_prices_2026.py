@@ -150,3 +150,17 @@ def test_report_values_unvalued_payments_and_names_each_price(world: World) -> N
         assert p["price_time"].startswith("2026-09-2") and p["price_time"].endswith(":00:00Z")
         assert "hourly price" in p["price_source"]
     assert any("hourly price" in s for s in doc["price_sources"])
+
+
+def test_trace_values_each_endpoint_at_its_hour_from_the_source(world: World) -> None:
+    args = ["trace", "--case", "vastaamo", "--explorer", world.server.url, "--json"]
+    offline = world.cli(*args, "--prices", "offline")
+    assert offline.exit_code == 0, offline.output
+    import json
+
+    ends = [e for e in json.loads(offline.stdout)["endpoints"] if e["taint_sat"]]
+    assert ends and all(e["taint_eur"] is None for e in ends)  # 2026: the table cannot
+    valued = world.cli(*args, "--prices", world.server.url)
+    assert valued.exit_code == 0, valued.output
+    ends = [e for e in json.loads(valued.stdout)["endpoints"] if e["taint_sat"]]
+    assert ends and all(e["taint_eur"] is not None for e in ends)
