@@ -323,7 +323,8 @@ def match_payment(
 ) -> PaymentMatch:
     """Compare ``value_sat`` received on ``day`` with the demand, pure and deterministic.
 
-    Fiat amounts are converted at ``day``'s close (the day the victim bought and paid). The
+    Fiat amounts are converted at ``day``'s close (the day the victim bought and paid), or at
+    the price of its hour when ``day`` is a datetime and ``price_table`` knows hours. The
     amount due is the first one, unless the payment is known to be after the deadline, then
     the late one. When the time is unknown, a payment matching the late amount is ``late``.
     """
