@@ -257,3 +257,20 @@ def test_price_specs() -> None:
     assert [s.name for s in sources] == ["mempool.space", "kraken", "127.0.0.1:1"]
     for s in sources:
         asyncio.run(s.aclose())
+
+
+def test_mempool_source_asks_v1_prices_for_the_current_hour() -> None:
+    now = datetime.now(UTC)
+    hour = int(now.timestamp()) // 3600 * 3600
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"time": hour + 60, "USD": 70000, "EUR": 60000})
+
+    quotes = ask(MempoolPriceSource(client(handler)), now)
+    assert paths == ["/api/v1/prices"]
+    assert {(q.currency, q.time, q.resolution) for q in quotes} == {
+        ("EUR", hour, "hour"),
+        ("USD", hour, "hour"),
+    }

@@ -11,12 +11,13 @@ anything older is not a price.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from btcwatch.errors import BadResponse
 from btcwatch.model import Evidence
+from btcwatch.providers._http import utc_now
 from btcwatch.providers.prices.base import (
     DAY,
     DAY_SECONDS,
@@ -79,13 +80,20 @@ def parse_current_prices(obj: object, *, provider: str = NAME) -> list[Quote]:
 class MempoolPriceSource(PriceSource):
     """mempool.space, or any self-hosted mempool with the same ``/api`` base URL."""
 
-    def __init__(self, http: Any, name: str = NAME) -> None:
+    def __init__(
+        self, http: Any, name: str = NAME, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         super().__init__(http)
         self.name = name
+        self._clock = clock
 
     async def quotes(self, moment: datetime, currencies: Sequence[str]) -> list[Quote]:
         timestamp = int(moment.timestamp())
         wanted = {c.upper() for c in currencies}
+        if timestamp >= int(self._clock().timestamp()) // HOUR_SECONDS * HOUR_SECONDS:
+            now = await self.current(currencies)  # this hour: the latest price (/v1/prices)
+            if now and all(q.time == timestamp // HOUR_SECONDS * HOUR_SECONDS for q in now):
+                return now
         currency = "EUR" if "EUR" in wanted or not wanted else sorted(wanted)[0]
         body = await self.http.get_json(
             "/v1/historical-price", {"currency": currency, "timestamp": str(timestamp)}
