@@ -11,7 +11,7 @@ from typing import Any
 from btcwatch.case import Role
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.model import OutPoint, is_txid
-from btcwatch.prices import PriceLookup
+from btcwatch.prices import Price, PriceLookup
 from btcwatch.providers.base import Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
@@ -125,6 +125,10 @@ async def run_trace(
         fiat = endpoint_fiat(endpoint, prices)
         row["taint_eur"] = fiat.get("EUR")
         row["taint_usd"] = fiat.get("USD")
+        used = _eur_price(endpoint, prices) if fiat else None  # which price made the figure
+        row["price_time"] = used.price_time if used else None
+        row["price_resolution"] = used.resolution if used else None
+        row["price_source"] = used.source if used else None
     _save(store, run_id, result, summary)
     return run_id, result, summary
 
@@ -142,6 +146,15 @@ def endpoint_fiat(e: Endpoint, prices: PriceLookup | None) -> dict[str, str]:
             continue
         values[currency] = str(value)
     return values
+
+
+def _eur_price(e: Endpoint, prices: PriceLookup | None) -> Price | None:
+    if prices is None or e.time is None:
+        return None
+    try:
+        return prices.price(datetime.fromtimestamp(e.time, UTC), "EUR")
+    except BtcwatchError:
+        return None
 
 
 def entity_fiat(result: Analysis, prices: PriceLookup | None) -> dict[str, dict[str, str]]:

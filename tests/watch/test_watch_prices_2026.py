@@ -164,3 +164,7 @@ def test_trace_values_each_endpoint_at_its_hour_from_the_source(world: World) ->
     assert valued.exit_code == 0, valued.output
     ends = [e for e in json.loads(valued.stdout)["endpoints"] if e["taint_sat"]]
     assert ends and all(e["taint_eur"] is not None for e in ends)
+    assert all(
+        e["price_resolution"] == "hour" and "hourly price" in e["price_source"] for e in ends
+    )
+    assert all(e["price_time"].endswith(":00:00Z") for e in ends)
