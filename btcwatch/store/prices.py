@@ -157,3 +157,12 @@ def update_event_details(store: Store, event_id: str, details: dict[str, object]
             "UPDATE events SET details = ? WHERE id = ?",
             [json.dumps(details, sort_keys=True), event_id],
         )
+
+
+def may_have_unvalued(store: Store, case: str | None = None) -> bool:
+    """A cheap test before parsing every event: is any payment stored with a null value?"""
+    sql = (
+        "SELECT 1 FROM events WHERE kind IN ('payment_received', 'payment_confirmed') "
+        "AND details LIKE '%\"value\": null%'" + (" AND case_name = ?" if case else "") + " LIMIT 1"
+    )
+    return store.db.execute(sql, [case] if case else []).fetchone() is not None

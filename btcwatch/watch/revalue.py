@@ -17,7 +17,7 @@ from btcwatch.event import Event, Kind
 from btcwatch.prices import PriceLookup
 from btcwatch.store import Store
 from btcwatch.store.events import stored_events
-from btcwatch.store.prices import update_event_details
+from btcwatch.store.prices import may_have_unvalued, update_event_details
 from btcwatch.valuation import Valuer
 from btcwatch.watch.enrich import enrich_payment, is_unvalued
 
@@ -27,6 +27,8 @@ Prices = PriceLookup | Valuer
 
 def unvalued_events(store: Store, case: str | None = None) -> list[Event]:
     """Stored payment events whose fiat value is still null, oldest first."""
+    if not may_have_unvalued(store, case):
+        return []
     events, reverted = stored_events(store, case)
     return [
         ev
