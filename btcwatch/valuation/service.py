@@ -12,7 +12,7 @@ Currencies a source does not quote are derived from its EUR price at the ECB rat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -215,10 +215,19 @@ class Valuer:
         order = {name: n for n, name in enumerate(self.names)}
         ranked = sorted(found, key=lambda q: (q.resolution == DAY, order.get(q.source, 99)))
         used = ranked[0]
+        check = ""
         for other in ranked[1:]:
             if other.resolution != used.resolution or other.source == used.source:
                 continue
             difference = abs(other.per_btc - used.per_btc) / used.per_btc
+            apart = f"{difference * 100:.2f}%"
+            if difference <= self.settings.tolerance:
+                check = f"checked against {other.source} ({apart} apart)"
+            else:
+                check = (
+                    f"price_disagreement: {other.source} says {other.per_btc} ({apart} apart, "
+                    f"more than {self.settings.tolerance * 100:.0f}%)"
+                )
             if difference > self.settings.tolerance and self.store is not None:
                 record_price_disagreement(
                     self.store,
@@ -235,7 +244,8 @@ class Valuer:
                     ),
                 )
             break
-        return _price(used)
+        price = _price(used)
+        return replace(price, source=f"{price.source}; {check}") if check else price
 
     async def update(
         self,

@@ -87,7 +87,9 @@ def test_two_sources_beyond_the_tolerance_record_a_disagreement_and_use_the_firs
     asked: list[str] = []
     sources = [mempool(50000, 58000, asked), kraken_hour("52000", asked)]
     book = prepare(Valuer(PriceSettings(("mempool", "kraken")), store, sources=sources), MOMENT)
-    assert book.price(MOMENT, "EUR").per_btc == Decimal(50000)
+    used = book.price(MOMENT, "EUR")
+    assert used.per_btc == Decimal(50000)
+    assert "price_disagreement: kraken says 52000 (4.00% apart, more than 2%)" in used.source
     (d,) = price_disagreements(store, "EUR")
     assert (d.used_source, d.other_source, d.difference) == (
         "mempool.space",
@@ -101,8 +103,9 @@ def test_within_tolerance_no_finding() -> None:
     store = Store.memory()
     asked: list[str] = []
     sources = [mempool(50000, 58000, asked), kraken_hour("50500", asked)]
-    prepare(Valuer(PriceSettings(("mempool", "kraken")), store, sources=sources), MOMENT)
+    book = prepare(Valuer(PriceSettings(("mempool", "kraken")), store, sources=sources), MOMENT)
     assert price_disagreements(store) == []
+    assert book.price(MOMENT, "EUR").source.endswith("checked against kraken (1.00% apart)")
 
 
 def test_a_failing_source_is_skipped_and_named_in_the_note() -> None:
