@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from btcwatch.cli.context import emit_json, info, run_async, state
+from btcwatch.cli.network import ProxyOption
 from btcwatch.config import Settings
 from btcwatch.errors import InputError
 from btcwatch.prices import PriceTable
@@ -58,12 +59,13 @@ def show(
     when: str = typer.Argument(..., help="A date (2026-09-21), a time (2026-09-21T14:30Z) or now."),
     currency: str = typer.Option("EUR", "--currency", help="EUR, USD, or an ECB currency."),
     prices: list[str] = PricesOption,
+    proxy: str | None = ProxyOption,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The price of one BTC at WHEN: value, price_time, resolution and source."""
     moment = parse_when(when)
     st = state(ctx)
-    settings = st.settings()
+    settings = st.settings(proxy=proxy)
     valuer = Valuer(price_settings(settings, prices), st.store())
 
     async def ask() -> Any:
@@ -109,6 +111,7 @@ def update(
     to: str | None = typer.Option(None, "--to", help="Last day or time (default: now)."),
     currency: list[str] = typer.Option([], "--currency", help="Currencies (default EUR, USD)."),
     prices: list[str] = PricesOption,
+    proxy: str | None = ProxyOption,
 ) -> None:
     """Fill the price cache hour by hour for a range (a progress bar on a terminal)."""
     start = _day_edge(from_, first=True)
@@ -116,7 +119,7 @@ def update(
     if end < start:
         raise InputError(f"--to {to} is before --from {from_}")
     st = state(ctx)
-    chosen = price_settings(st.settings(), prices)
+    chosen = price_settings(st.settings(proxy=proxy), prices)
     if all(spec == OFFLINE for spec in chosen.specs):
         table = PriceTable.load_default()
         info(

@@ -274,3 +274,14 @@ def test_mempool_source_asks_v1_prices_for_the_current_hour() -> None:
         ("EUR", hour, "hour"),
         ("USD", hour, "hour"),
     }
+
+
+def test_price_requests_go_through_the_proxy_like_every_request() -> None:
+    sources = make_price_sources(("mempool", "kraken"), proxy="socks5h://127.0.0.1:9050")
+    assert [s.http.proxy for s in sources] == ["socks5h://127.0.0.1:9050"] * 2
+    for s in sources:
+        asyncio.run(s.aclose())
+    with pytest.raises(ConfigError, match="onion"):
+        make_price_sources(
+            ("http://mempoolhqx4isw62xs7abwphsq7ldayuidyx2v2oethdhhj6mlo2r6ad.onion/api",)
+        )
