@@ -14,6 +14,8 @@ directory) uses the same names as the environment without the prefix, in lower c
     hot_set = 20         # watch: addresses whose mempool a block-mode tick reads
     budget = 300         # watch: requests per tick (default: from the explorer's rate)
     webhook_secret = "..."
+    prices = "mempool,kraken,offline"   # price sources in order (or a list)
+    price_tolerance = "2%"              # two sources further apart: price_disagreement
     [smtp]
     host = "localhost"
     port = 25
@@ -26,6 +28,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from btcwatch.errors import ConfigError
 
 APP = "btcwatch"
 DEFAULT_EXPLORERS = ("mempool", "blockstream")
+DEFAULT_PRICES = ("mempool", "kraken", "offline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,20 @@ class Settings:
     hot_set: int = 20
     budget: int | None = None  # None: derived from the explorer's rate and the interval
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    prices: tuple[str, ...] = DEFAULT_PRICES
+    price_tolerance: Decimal = Decimal("0.02")
+
+
+def _tolerance(value: Any) -> Decimal:
+    """``0.02``, ``"2%"`` -> Decimal("0.02"); between 0 and 1."""
+    text = str(value).strip()
+    try:
+        share = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"price_tolerance must be e.g. 0.02 or 2%, not {value!r}") from None
+    if not (share.is_finite() and 0 <= share < 1):
+        raise ConfigError(f"price_tolerance must be between 0 and 1 (2% = 0.02), not {value!r}")
+    return share
 
 
 def default_db_path() -> Path:
@@ -131,6 +149,8 @@ def load_settings(
         "mempool",
         "hot_set",
         "budget",
+        "prices",
+        "price_tolerance",
     ):
         value = env.get(f"BTCWATCH_{key.upper()}")
         if value:
@@ -152,6 +172,9 @@ def load_settings(
         smtp = replace(smtp, port=_int(smtp.port, "smtp.port"))
     except TypeError as exc:
         raise ConfigError(f"bad [smtp] settings: {exc}") from None
+    prices = raw.get("prices", DEFAULT_PRICES)
+    if isinstance(prices, str):
+        prices = _split_list(prices)
     rate = raw.get("rate")
     try:
         rate_value = None if rate is None else float(rate)
@@ -170,4 +193,6 @@ def load_settings(
         hot_set=_int(raw.get("hot_set", 20), "hot_set"),
         budget=None if raw.get("budget") is None else _int(raw["budget"], "budget"),
         smtp=smtp,
+        prices=tuple(str(p) for p in prices),
+        price_tolerance=_tolerance(raw.get("price_tolerance", "0.02")),
     )

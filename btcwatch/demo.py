@@ -14,6 +14,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,13 @@ from btcwatch.providers.factory import make_provider
 from btcwatch.report import build_report, render_report
 from btcwatch.resources import data_file
 from btcwatch.sim import SimChain, SimServer
+from btcwatch.sim.prices import scenario_prices, set_prices
 from btcwatch.store import Store
 from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.tags import save_tags
 from btcwatch.tags import load_tags
+from btcwatch.valuation import PriceSettings, Valuer
 from btcwatch.watch.alerts import StreamSink, deliver
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
@@ -94,7 +97,9 @@ async def replay(
 ) -> tuple[int, int]:
     """Watch cycles as the tip advances; trace and flag exchanges whenever money moves."""
     log = EvidenceLog()
-    prices = PriceTable.load_default()
+    # Payments are valued from the simulator's own mempool-compatible price API (hourly, with
+    # its answers archived as evidence), the bundled table behind it: no internet needed.
+    prices = Valuer(PriceSettings((url, "offline")), store)
     sinks = [StreamSink()]
     provider = make_provider(url, rate=math.inf, on_evidence=log)
     cycles = 0
@@ -120,19 +125,25 @@ async def replay(
         return cycles, provider.requests
     finally:
         await provider.aclose()
+        await prices.aclose()
 
 
 def run_demo(
     out: Path,
     progress: Callable[[CycleReport, int, int], None] | None = None,
     write_report: Callable[[Store, Path], dict[str, Path]] | None = None,
+    start: datetime | None = None,
 ) -> DemoResult:
-    """Run the whole demo into ``out``; returns the files written and the headline numbers."""
+    """Run the whole demo into ``out``; returns the files written and the headline numbers.
+
+    ``start`` places the story at another time (e.g. 2026-09-21, after the bundled table).
+    """
     prepare_output(out)
     result = DemoResult(out)
-    scenario = demo_scenario()
+    scenario = demo_scenario(start)
     chain = SimChain.from_scenario(scenario)
     with Store.open(out / "demo.db") as store, SimServer(chain) as server:
+        set_prices(server, scenario_prices(scenario))
         open_case(store)
         result.cycles, result.requests = asyncio.run(
             replay(store, chain, server.url, out, progress or (lambda r, t, e: None))

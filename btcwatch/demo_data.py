@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from btcwatch.sim import VastaamoScenario, vastaamo
 
 DEMO_VICTIMS = 120
@@ -18,8 +20,13 @@ PATIENT_DEMAND = "200EUR then 500EUR after 24h"
 COMPANY_DEMAND = "40BTC"
 
 
-def demo_scenario() -> VastaamoScenario:
-    return vastaamo(victims=DEMO_VICTIMS, seed=DEMO_SEED, background=DEMO_BACKGROUND)
+def demo_scenario(start: datetime | None = None) -> VastaamoScenario:
+    """The demo story; ``start`` places its e-mails at another time (``demo --start``)."""
+    if start is None:
+        return vastaamo(victims=DEMO_VICTIMS, seed=DEMO_SEED, background=DEMO_BACKGROUND)
+    return vastaamo(
+        victims=DEMO_VICTIMS, seed=DEMO_SEED, background=DEMO_BACKGROUND, emails_at=start
+    )
 
 
 def demo_files(scenario: VastaamoScenario) -> dict[str, str]:

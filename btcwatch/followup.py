@@ -14,7 +14,7 @@ from btcwatch.case import Role
 from btcwatch.errors import AddressError
 from btcwatch.event import Event, Kind, event_id
 from btcwatch.intake import add_addresses
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup, PriceTable
 from btcwatch.providers.base import Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
@@ -22,6 +22,7 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason, TraceParams
 from btcwatch.trace.service import run_trace
+from btcwatch.valuation import Valuer
 from btcwatch.watch.runner import CycleReport
 
 NOT_ATTACKER = (StopReason.DEPOSIT, StopReason.TAGGED)
@@ -99,7 +100,7 @@ async def follow_up(
     *,
     params: TraceParams | None = None,
     log: EvidenceLog | None = None,
-    prices: PriceTable | None = None,
+    prices: PriceLookup | Valuer | None = None,
 ) -> FollowUp:
     """Trace each case whose watched money moved; extend its watchlist; flag exchanges."""
     result = FollowUp()

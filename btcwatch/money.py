@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 
 from btcwatch.errors import AmountError
-from btcwatch.prices import Price, PriceTable
+from btcwatch.prices import Price, PriceLookup
 
 SATS_PER_BTC = 100_000_000
 MAX_SATS = 21_000_000 * SATS_PER_BTC
@@ -119,12 +119,12 @@ class Amount:
     def is_fiat(self) -> bool:
         return self.unit in FIAT
 
-    def to_sats(self, price_table: PriceTable | None = None, day: date | None = None) -> int:
+    def to_sats(self, price_table: PriceLookup | None = None, day: date | None = None) -> int:
         """Satoshis: exact for BTC/sat, at ``day``'s close for fiat (rounded half-even)."""
         return self.quote(price_table, day)[0]
 
     def quote(
-        self, price_table: PriceTable | None = None, day: date | None = None
+        self, price_table: PriceLookup | None = None, day: date | None = None
     ) -> tuple[int, Price | None]:
         """Satoshis and the fiat price that produced them (``None`` for BTC and sat)."""
         if not self.is_fiat:
@@ -317,13 +317,14 @@ def match_payment(
     demand: Demand,
     value_sat: int,
     day: date,
-    price_table: PriceTable | None = None,
+    price_table: PriceLookup | None = None,
     tolerance: Decimal = Decimal("0.10"),
     sent_at_hours_after_demand: float | None = None,
 ) -> PaymentMatch:
     """Compare ``value_sat`` received on ``day`` with the demand, pure and deterministic.
 
-    Fiat amounts are converted at ``day``'s close (the day the victim bought and paid). The
+    Fiat amounts are converted at ``day``'s close (the day the victim bought and paid), or at
+    the price of its hour when ``day`` is a datetime and ``price_table`` knows hours. The
     amount due is the first one, unless the payment is known to be after the deadline, then
     the late one. When the time is unknown, a payment matching the late amount is ``late``.
     """

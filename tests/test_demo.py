@@ -60,3 +60,20 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not made by the demo"):
         run_demo(tmp_path)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_placed_in_2026_values_payments_from_the_simulators_prices(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    out = tmp_path / "demo-2026"
+    result = run_demo(out, start=datetime(2026, 9, 21, 8, 0, tzinfo=UTC))
+    with Store.open(out / "demo.db") as store:
+        events = list_events(store, case="vastaamo", kinds=["payment_received"])
+    assert events
+    for e in events:
+        eur = e["details"]["fiat"]["EUR"]
+        assert e["details"]["time"].startswith("2026-")
+        assert eur["value"] is not None and eur["resolution"] == "hour", eur
+    verdicts = {e["details"].get("demand_match", {}).get("verdict") for e in events}
+    assert {"exact", "late", "partial"} <= verdicts
+    assert result.files["report_md"].exists()

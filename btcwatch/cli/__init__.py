@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch import __version__
-from btcwatch.cli import cases, demo, export, report, sim, tags, trace, watch
+from btcwatch.cli import cases, demo, export, prices, report, sim, tags, trace, watch
 from btcwatch.cli.context import BtcwatchGroup, State
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ app.command("export")(export.export)
 app.command("report")(report.report)
 app.command("evidence")(report.evidence)
 app.add_typer(sim.app, name="sim")
+app.add_typer(prices.app, name="prices")
 app.command("demo")(demo.demo)
 
 

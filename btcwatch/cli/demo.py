@@ -12,12 +12,16 @@ import typer
 from btcwatch.cli.context import info
 from btcwatch.demo import DemoResult, plain_progress, run_demo
 from btcwatch.money import format_btc
+from btcwatch.sim.prices import story_start
 from btcwatch.watch.runner import CycleReport
 
 
 def demo(
     out: Path = typer.Option(
         Path("demo-output"), "--out", help="Folder for the results (replaced on every run)."
+    ),
+    start: str | None = typer.Option(
+        None, "--start", help="Place the story at this date (e.g. 2026-09-21)."
     ),
 ) -> None:
     """Replay a simulated Vastaamo-like extortion end to end: watch, trace, export, report."""
@@ -26,7 +30,8 @@ def demo(
         "btcwatch demo: a simulated Vastaamo-like extortion, served on 127.0.0.1 "
         "(no internet needed)"
     )
-    result = run_demo(out, progress=_progress())
+    moment = story_start(start) if start is not None else None
+    result = run_demo(out, progress=_progress(), start=moment)
     _print_summary(result, time.monotonic() - started)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.cli.context import info, state
+from btcwatch.cli.prices import PricesOption, value_unvalued
 from btcwatch.errors import InputError
 from btcwatch.fileio import write_atomic
 from btcwatch.prices import PriceTable
@@ -36,6 +37,7 @@ def report(
     trace_id: int | None = typer.Option(
         None, "--trace", help="Report this trace run (default: the case's latest finished one)."
     ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """The case on one page: payments, timeline, where the money went, freeze requests."""
     name = check_format(fmt)
@@ -43,6 +45,7 @@ def report(
         raise InputError(f"{output} is a folder; --output takes a file name")
     if output is not None and not output.parent.is_dir():
         raise InputError(f"cannot write {output}: the folder {output.parent} does not exist")
+    value_unvalued(ctx, prices, case)
     text = render_report(
         state(ctx).reader(), case, name, prices=PriceTable.load_default(), run_id=trace_id
     )
@@ -62,8 +65,10 @@ def evidence(
     trace_id: int | None = typer.Option(
         None, "--trace", help="Bundle this trace run (default: the case's latest finished one)."
     ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """Write an evidence bundle: reports, graphs, database copy, raw responses, checksums."""
+    value_unvalued(ctx, prices, case)
     bundle = write_bundle(
         state(ctx).reader(), case, output, prices=PriceTable.load_default(), run_id=trace_id
     )

@@ -17,6 +17,7 @@ from btcwatch.sim.chain import MempoolMode, SimChain
 from btcwatch.sim.faults import Faults, parse_kinds
 from btcwatch.sim.files import BlockFormat, write_blocks, write_chain
 from btcwatch.sim.mainnet import PROFILES, MainnetProfile, mainnet_chain, mainnet_scenario
+from btcwatch.sim.prices import scenario_prices, set_prices, story_start
 from btcwatch.sim.scenarios import SCENARIOS
 from btcwatch.sim.scenarios.vastaamo import VastaamoScenario
 from btcwatch.sim.server import SimServer
@@ -28,12 +29,20 @@ app = typer.Typer(
 
 
 def _scenario(
-    name: str, victims: int, seed: int, background: int, network: str
+    name: str, victims: int, seed: int, background: int, network: str, start: str | None = None
 ) -> VastaamoScenario:
     factory = SCENARIOS.get(name)
     if factory is None:
         raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
-    return factory(victims, seed, background=background, network=network_by_name(network))
+    net = network_by_name(network)
+    if start is None:
+        return factory(victims, seed, background=background, network=net)
+    return factory(victims, seed, background=background, network=net, emails_at=story_start(start))
+
+
+StartOption = typer.Option(
+    None, "--start", help="Place the story at this date or UTC time (e.g. 2026-09-21)."
+)
 
 
 def _profile(name: str, rate: float, backlog: int, hot_history: int) -> MainnetProfile | None:
@@ -46,12 +55,23 @@ def _profile(name: str, rate: float, backlog: int, hot_history: int) -> MainnetP
 
 
 def _mainnet_story(
-    name: str, victims: int, seed: int, background: int, network: str, profile: MainnetProfile
+    name: str,
+    victims: int,
+    seed: int,
+    background: int,
+    network: str,
+    profile: MainnetProfile,
+    start: str | None = None,
 ) -> VastaamoScenario:
     if name not in SCENARIOS:
         raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     return mainnet_scenario(
-        victims, seed, background=background, network=network_by_name(network), profile=profile
+        victims,
+        seed,
+        background=background,
+        network=network_by_name(network),
+        profile=profile,
+        emails_at=None if start is None else story_start(start),
     )
 
 
@@ -118,6 +138,7 @@ def serve(
     hot_history: int = typer.Option(
         100_000, "--hot-history", help="mainnet: older txs of each exchange's hot wallet."
     ),
+    start: str | None = StartOption,
 ) -> None:
     """Serve the simulated chain as an Esplora API until SIGINT or SIGTERM."""
     if mempool not in ("all", "early"):
@@ -126,10 +147,10 @@ def serve(
     settings = _profile(profile, mempool_rate, mempool_backlog, hot_history)
     chain: SimChain
     if settings is None:
-        story = _scenario(scenario, victims, seed, background, network)
+        story = _scenario(scenario, victims, seed, background, network, start)
         chain = SimChain.from_scenario(story, tip=_tip(tip), mempool=mode)
     else:
-        story = _mainnet_story(scenario, victims, seed, background, network, settings)
+        story = _mainnet_story(scenario, victims, seed, background, network, settings, start)
         chain = mainnet_chain(story, profile=settings, tip=_tip(tip), mempool=mode)
         chain.mempool()  # make the backlog now, not on the first request
     if ground_truth is not None:
@@ -140,6 +161,7 @@ def serve(
         story.write_ransom_emails(emails)
     injected = Faults(faults, seed=fault_seed, kinds=parse_kinds(fault_kinds)) if faults else None
     server = SimServer(chain, host=host, port=port, faults=injected, rate_limit=rate_limit)
+    set_prices(server, scenario_prices(story))
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -178,6 +200,7 @@ def generate(
     mempool_backlog: int = typer.Option(
         20_000, "--mempool-backlog", help="mainnet: unrelated txs waiting at the start."
     ),
+    start: str | None = StartOption,
 ) -> None:
     """Write the raw blocks, ground-truth.json, a tag pack and the ransom e-mails."""
     if fmt not in ("blk", "raw"):
@@ -187,9 +210,11 @@ def generate(
     settings = _profile(profile, mempool_rate, mempool_backlog, 0)
     kind: BlockFormat = "raw" if fmt == "raw" else "blk"
     if settings is None:
-        written = write_chain(_scenario(scenario, victims, seed, background, network), out, kind)
+        written = write_chain(
+            _scenario(scenario, victims, seed, background, network, start), out, kind
+        )
     else:
-        story = _mainnet_story(scenario, victims, seed, background, network, settings)
+        story = _mainnet_story(scenario, victims, seed, background, network, settings, start)
         chain = mainnet_chain(story, profile=settings)
         chain.advance(blocks)
         written = write_blocks(chain, story, out, kind)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 
 from btcwatch.cli.context import emit_json, info, say, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
+from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import InputError
 from btcwatch.money import format_btc, parse_amount
-from btcwatch.prices import PriceTable
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.traces import get_run, list_runs
 from btcwatch.trace.follow import DEFAULT_STOP_AT, TraceParams
 from btcwatch.trace.service import run_trace
+from btcwatch.valuation import Valuer
 
 traces_app = typer.Typer(help="List and inspect stored trace runs.", no_args_is_help=True)
 
@@ -50,6 +52,7 @@ def trace(
     explorer: list[str] = ExplorerOption,
     proxy: str | None = ProxyOption,
     as_json: bool = typer.Option(False, "--json"),
+    prices: list[str] = PricesOption,
 ) -> None:
     """Follow the money forward from ransom payments, addresses or transactions."""
     if case is None and not targets:
@@ -63,7 +66,7 @@ def trace(
     params = TraceParams(
         hops, _min_value(min_value), max_fanout, taint, tuple(stop_at) or DEFAULT_STOP_AT
     )
-    _trace_and_show(ctx, params, case, targets or [], explorer, proxy, as_json)
+    _trace_and_show(ctx, params, case, targets or [], explorer, proxy, as_json, prices)
 
 
 def _trace_and_show(
@@ -74,6 +77,7 @@ def _trace_and_show(
     explorer: list[str],
     proxy: str | None,
     as_json: bool,
+    prices: Sequence[str] = (),
 ) -> None:
     """Run one trace with the command's explorers, then print the summary or its JSON."""
     st = state(ctx)
@@ -82,6 +86,7 @@ def _trace_and_show(
 
     async def go() -> dict[str, Any]:
         provider = open_provider(settings, log)
+        valuer = Valuer(price_settings(settings, prices), st.store())
         try:
             _, _, summary = await run_trace(
                 st.store(),
@@ -90,10 +95,11 @@ def _trace_and_show(
                 case=case,
                 targets=targets,
                 log=log,
-                prices=PriceTable.load_default(),
+                prices=valuer,
             )
         finally:
             await provider.aclose()
+            await valuer.aclose()
         return summary
 
     summary = asyncio.run(go())

@@ -9,16 +9,27 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from btcwatch.cli.context import EXIT_NEW_EVENTS, State, emit_json, info, state, table
+from btcwatch.cli.context import (
+    EXIT_NEW_EVENTS,
+    State,
+    emit_json,
+    info,
+    run_async,
+    state,
+    table,
+)
 from btcwatch.cli.network import ExplorerOption, ProxyOption
+from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
 from btcwatch.followup import after_cycle
 from btcwatch.providers.factory import explorer_rate, parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.valuation import Valuer
 from btcwatch.watch.budget import check_budget, default_budget
 from btcwatch.watch.mempool import check_mempool_mode
+from btcwatch.watch.revalue import refresh_fiat
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, make_sinks, run_watch
 
@@ -71,6 +82,7 @@ def watch(
         help="Requests per tick; the rest waits for the next tick "
         "(default: explorer rate x interval / 2, a cron tick counting as 300 s).",
     ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
@@ -125,6 +137,7 @@ def watch(
         rate=settings.rate,
         retries=settings.retries,
         network=settings.network,
+        prices=price_settings(settings, prices),
     )
 
     console = _console()
@@ -179,6 +192,10 @@ def events(
         None, "--since", help="Only events recorded at or after this ISO time (UTC if no zone)."
     ),
     as_json: bool = typer.Option(False, "--json"),
+    refresh: bool = typer.Option(
+        False, "--refresh-fiat", help="First value payments recorded without a price."
+    ),
+    prices: list[str] = PricesOption,
 ) -> None:
     """List recorded events."""
     valid = {k.value for k in Kind}
@@ -189,6 +206,16 @@ def events(
     st = state(ctx)
     if case is not None:
         _check_case(st, case)
+    if refresh:
+        valuer = Valuer(price_settings(st.settings(), prices), st.store())
+
+        async def value() -> int:
+            try:
+                return len(await refresh_fiat(st.store(), valuer, case))
+            finally:
+                await valuer.aclose()
+
+        info(f"events: {run_async(value)} payments valued")
     rows = list_events(st.reader(), case=case, kinds=kind, since=since_utc)
     if as_json:
         emit_json(rows)

@@ -58,6 +58,9 @@ class Payment:
     expected_sat: int | None
     ratio: str | None
     evidence: Refs
+    price_time: str | None = None  # the hour (2026-09-21T14:00:00Z) or day of the EUR price
+    resolution: str | None = None  # hour | day
+    price_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,7 @@ def _payments(r: CaseReport) -> str:
             _num(t.btc(p.value_sat)),
             _num(t.fiat(p.eur)),
             _num(t.fiat(p.usd)),
+            t.priced_at(p.price_time, p.resolution),
             p.verdict,
             _num(p.confirmations),
             _cite(p.evidence),

@@ -15,7 +15,8 @@ times as ISO 8601 UTC strings, ``null`` when unknown; ``evidence`` lists are evi
                        by_verdict {exact, late, partial, over, none},
                        total_sat, total_btc, total_eur, total_usd, fiat_missing}
     payments          [{address, role, label, txid, vout, value_sat, value_btc, eur, usd,
-                        price_day, time, height, confirmations, verdict, compared_to,
+                        price_day, price_time, resolution, price_source, time, height,
+                        confirmations, verdict, compared_to,
                         expected_sat, ratio, evidence}]
     timeline          [{time, kind, address, txid, vout, value_sat, height, reverted, note,
                         evidence}]
@@ -185,6 +186,9 @@ def to_json(r: CaseReport) -> dict[str, Any]:
                 "expected_sat": p.expected_sat,
                 "ratio": p.ratio,
                 "evidence": list(p.evidence),
+                "price_time": p.price_time,
+                "resolution": p.resolution,
+                "price_source": p.price_source,
             }
             for p in r.payments
         ],

@@ -112,6 +112,7 @@ def _payments(r: CaseReport) -> list[str]:
                 t.btc(p.value_sat),
                 t.fiat(p.eur),
                 t.fiat(p.usd),
+                t.priced_at(p.price_time, p.resolution),
                 p.verdict,
                 p.confirmations,
                 _cite(p.evidence),

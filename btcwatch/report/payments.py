@@ -1,8 +1,9 @@
 """The watched side of a case: who paid, how much, against which demand, and what happened when.
 
 Read from the stored events (what the watcher reported, with reverts applied), never from the
-network. Fiat comes from the event's own details (priced at the payment's day when it was
-recorded); a payment recorded without prices is valued here at its block time's day.
+network. Fiat comes from the event's own details (priced at the payment's hour or day when it
+was recorded, with its price_time, resolution and source); a payment recorded without a price
+is valued here from ``prices`` (the bundled table, or a book the CLI filled beforehand).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from btcwatch.case import Role, WatchedAddress
 from btcwatch.errors import BtcwatchError
 from btcwatch.event import Kind
 from btcwatch.money import format_btc
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup
 from btcwatch.report.facts import (
     VERDICTS,
     DemandGroup,
@@ -54,21 +55,30 @@ class _Fiat:
     usd: Decimal | None
     day: str | None
     sources: tuple[str, ...]
+    price_time: str | None = None
+    resolution: str | None = None
 
 
 def _fiat(
-    details: Mapping[str, Any], sats: int, time: str | None, prices: PriceTable | None
+    details: Mapping[str, Any], sats: int, time: str | None, prices: PriceLookup | None
 ) -> _Fiat:
     """EUR/USD from the event's details, else from the price table at the payment's UTC day."""
     recorded = details.get("fiat") or {}
     values: dict[str, Decimal | None] = {}
     day: str | None = None
     sources: list[str] = []
+    stamp: list[tuple[str | None, str | None]] = []
     for currency in CURRENCIES:
         entry = recorded.get(currency) or {}
         if entry.get("value") is not None:
             values[currency] = Decimal(str(entry["value"]))
             day = day or entry.get("price_day")
+            stamp.append(
+                (
+                    entry.get("price_time") or entry.get("price_day"),
+                    entry.get("resolution") or "day",
+                )
+            )
             if entry.get("source"):
                 sources.append(str(entry["source"]))
             continue
@@ -82,14 +92,16 @@ def _fiat(
         values[currency] = value
         day = day or price.day_used.isoformat()
         sources.append(price.source)
-    return _Fiat(values["EUR"], values["USD"], day, tuple(sources))
+        stamp.append((price.price_time, price.resolution))
+    first = stamp[0] if stamp else (None, None)
+    return _Fiat(values["EUR"], values["USD"], day, tuple(sources), *first)
 
 
 def gather_payments(
     events: Sequence[dict[str, Any]],
     watched: Sequence[WatchedAddress],
     refs: EvidenceIndex,
-    prices: PriceTable | None,
+    prices: PriceLookup | None,
     tip: int | None,
 ) -> tuple[tuple[Payment, ...], set[str]]:
     """Live payments (received and not reverted), oldest first, and the price sources used."""
@@ -133,6 +145,9 @@ def gather_payments(
                 expected_sat=match.get("expected_sat"),
                 ratio=match.get("ratio"),
                 evidence=refs.refs(e["txid"]),
+                price_time=fiat.price_time,
+                resolution=fiat.resolution,
+                price_source=fiat.sources[0] if fiat.sources else None,
             )
         )
     payments.sort(key=lambda p: (p.time or "~", p.txid, p.vout))

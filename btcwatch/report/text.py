@@ -45,6 +45,14 @@ def fiat(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def priced_at(price_time: str | None, resolution: str | None) -> str:
+    """Which price made a payment's fiat: ``2026-09-21T14:00Z hour`` or ``2020-10-24 day``."""
+    if not price_time:
+        return "n/a"
+    shown = price_time.replace(":00Z", "Z") if price_time.endswith(":00:00Z") else price_time
+    return f"{shown} {resolution or 'day'}"
+
+
 def cite(refs: Refs) -> str:
     """Footnote references such as ``[E12] [E13]`` (see the evidence table)."""
     return " ".join(f"[E{i}]" for i in refs) if refs else NO_EVIDENCE
@@ -138,6 +146,7 @@ PAYMENT_COLUMNS = (
     "BTC",
     "EUR",
     "USD",
+    "Priced at",
     "Verdict",
     "Conf.",
     "Evidence",

@@ -28,6 +28,7 @@ import random
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from btcwatch.chain.network import MAINNET, Network
@@ -319,10 +320,14 @@ def mainnet_scenario(
     background: int = 5,
     network: Network = MAINNET,
     profile: MainnetProfile | None = None,
+    emails_at: datetime | None = None,
 ) -> VastaamoScenario:
     """The Vastaamo story with the coins the traffic starts from funded in its early blocks."""
     profile = profile or MainnetProfile()
-    small = vastaamo(victims, seed, background=background, network=network)
+    if emails_at is None:
+        small = vastaamo(victims, seed, background=background, network=network)
+    else:
+        small = vastaamo(victims, seed, background=background, network=network, emails_at=emails_at)
     config = replace(
         small.config,
         traffic_coins=profile.traffic_coins,

@@ -357,6 +357,10 @@ class SimServer:
 
         add_mainnet_routes(self)  # /_sim/mempool (both profiles), /_sim/time (mainnet)
 
+        from btcwatch.sim.prices import add_routes as add_price_routes  # /v1/historical-price
+
+        add_price_routes(self)
+
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Register an extra route (the blockchain.info-style ones use this)."""
         self._add(method, path, handler)

@@ -242,3 +242,35 @@ def m005_trace_runs(db: Database) -> None:
         CREATE INDEX trace_findings_run ON trace_findings(run_id);
         """
     )
+
+
+@migrations()
+def m006_price_cache(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE price_cache (
+            currency TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            resolution TEXT NOT NULL,
+            value TEXT NOT NULL,
+            source TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            evidence_id INTEGER REFERENCES evidence(id),
+            PRIMARY KEY (currency, time, resolution, source)
+        );
+        CREATE TABLE price_disagreements (
+            id INTEGER PRIMARY KEY,
+            currency TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            resolution TEXT NOT NULL,
+            used_source TEXT NOT NULL,
+            used_value TEXT NOT NULL,
+            other_source TEXT NOT NULL,
+            other_value TEXT NOT NULL,
+            difference TEXT NOT NULL,
+            tolerance TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            UNIQUE (currency, time, resolution, used_source, other_source)
+        );
+        """
+    )

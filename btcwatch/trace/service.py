@@ -12,7 +12,7 @@ from btcwatch.case import Role
 from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.model import OutPoint, is_txid
-from btcwatch.prices import PriceTable
+from btcwatch.prices import Price, PriceLookup
 from btcwatch.providers.base import Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
@@ -27,6 +27,7 @@ from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
 from btcwatch.trace.source import CachedChain
 from btcwatch.trace.tagindex import TagIndex
+from btcwatch.valuation import Valuer
 
 
 def tag_index(store: Store) -> TagIndex:
@@ -112,7 +113,7 @@ async def run_trace(
     case: str | None = None,
     targets: Sequence[str] = (),
     log: EvidenceLog | None = None,
-    prices: PriceTable | None = None,
+    prices: PriceLookup | Valuer | None = None,
 ) -> tuple[int, Analysis, dict[str, Any]]:
     """Trace and store the run; returns (run id, analysis, JSON summary)."""
     if params.taint not in ("haircut", "poison", "fifo"):
@@ -134,6 +135,9 @@ async def run_trace(
             summary={"error": str(exc)},
         )
         raise
+    if isinstance(prices, Valuer):  # each endpoint at its own hour, asked before valuing
+        times = [e.time for e in result.endpoints if e.time and e.taint_sat]
+        prices = await prices.prepare([datetime.fromtimestamp(t, UTC) for t in times])
     summary = to_json(
         result, requests=provider.requests - before, run_id=run_id, fiat=entity_fiat(result, prices)
     )
@@ -142,15 +146,19 @@ async def run_trace(
         fiat = endpoint_fiat(endpoint, prices)
         row["taint_eur"] = fiat.get("EUR")
         row["taint_usd"] = fiat.get("USD")
+        used = _eur_price(endpoint, prices) if fiat else None  # which price made the figure
+        row["price_time"] = used.price_time if used else None
+        row["price_resolution"] = used.resolution if used else None
+        row["price_source"] = used.source if used else None
     _save(store, run_id, result, summary)
     return run_id, result, summary
 
 
-def endpoint_fiat(e: Endpoint, prices: PriceTable | None) -> dict[str, str]:
-    """The tainted amount of one endpoint in EUR and USD at its own day's price."""
+def endpoint_fiat(e: Endpoint, prices: PriceLookup | None) -> dict[str, str]:
+    """The tainted amount of one endpoint in EUR and USD at its own hour's (or day's) price."""
     if prices is None or not e.taint_sat or e.time is None:
         return {}
-    day = datetime.fromtimestamp(e.time, UTC).date()
+    day = datetime.fromtimestamp(e.time, UTC)
     values: dict[str, str] = {}
     for currency in ("EUR", "USD"):
         try:
@@ -161,7 +169,16 @@ def endpoint_fiat(e: Endpoint, prices: PriceTable | None) -> dict[str, str]:
     return values
 
 
-def entity_fiat(result: Analysis, prices: PriceTable | None) -> dict[str, dict[str, str]]:
+def _eur_price(e: Endpoint, prices: PriceLookup | None) -> Price | None:
+    if prices is None or e.time is None:
+        return None
+    try:
+        return prices.price(datetime.fromtimestamp(e.time, UTC), "EUR")
+    except BtcwatchError:
+        return None
+
+
+def entity_fiat(result: Analysis, prices: PriceLookup | None) -> dict[str, dict[str, str]]:
     """Tainted EUR and USD per entity, each endpoint valued at its own day's price."""
     totals: dict[str, dict[str, Decimal]] = {}
     for e in result.endpoints:

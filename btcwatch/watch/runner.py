@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from btcwatch.errors import ConfigError, InputError
 from btcwatch.event import Event, Kind
 from btcwatch.model import AddressStats, Tip
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup
 from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
@@ -45,6 +45,7 @@ from btcwatch.watch.enrich import enrich_payment
 from btcwatch.watch.hotset import DEFAULT_HOT_SET, hot_addresses
 from btcwatch.watch.mempool import MempoolWork
 from btcwatch.watch.poll import PollResult
+from btcwatch.watch.revalue import Prices, cycle_prices
 from btcwatch.watch.watchset import WatchSet, load_watchset
 
 AUTO_BLOCK_THRESHOLD = 20  # from this many addresses, one block costs less than N summaries
@@ -116,7 +117,7 @@ async def run_cycle(
     sinks: Sequence[Sink],
     *,
     evidence: EvidenceLog | None = None,
-    prices: PriceTable | None = None,
+    prices: Prices | None = None,
     now: datetime | None = None,
     disputes: DisputeLog | None = None,
 ) -> CycleReport:
@@ -151,8 +152,9 @@ async def run_cycle(
         found = disputes.drain() if disputes is not None else []
         extra = disagreement_events(found, _dispute_cases(ws, outputs, result, options.case))
         moment = now or datetime.now(UTC)
+        book = await cycle_prices(store, prices, _moments(result, tip_time, moment), options.case)
         report.events = _commit(
-            store, result, options, sinks, evidence, prices, moment, tip_time, ws.demands, extra
+            store, result, options, sinks, evidence, book, moment, tip_time, ws.demands, extra
         )
     report.delivered, report.alert_errors = await deliver(store, sinks)
     report.requests = provider.requests - requests_before
@@ -387,7 +389,7 @@ def _commit(
     options: WatchOptions,
     sinks: Sequence[Sink],
     evidence: EvidenceLog | None,
-    prices: PriceTable | None,
+    prices: PriceLookup | None,
     now: datetime,
     tip_time: int | None,
     demands: dict[tuple[str, str], str | None],
@@ -446,7 +448,7 @@ def _enrich(
     tip_time: int | None,
     now: datetime,
     demands: dict[tuple[str, str], str | None],
-    prices: PriceTable | None,
+    prices: PriceLookup | None,
 ) -> Event:
     if ev.kind not in (Kind.PAYMENT_RECEIVED, Kind.PAYMENT_CONFIRMED):
         return ev
@@ -463,6 +465,16 @@ def _enrich(
         prices=prices,
         time_source=source,
     )
+
+
+def _moments(result: PollResult, tip_time: int | None, now: datetime) -> list[datetime]:
+    """The times this cycle's payments are priced at (as `_enrich` chooses them)."""
+    payments = result.observation.payments
+    confirmed = [p for p in payments if p.time and p.height is not None]
+    out = [datetime.fromtimestamp(p.time or 0, UTC) for p in confirmed]
+    if len(confirmed) < len(payments):
+        out.append(datetime.fromtimestamp(tip_time, UTC) if tip_time else now)
+    return out
 
 
 def _urls(log: EvidenceLog | None) -> list[str]:

@@ -27,6 +27,7 @@ from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
 from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
+from btcwatch.valuation import PriceSettings, Valuer
 from btcwatch.watch.alerts import Sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
@@ -53,6 +54,7 @@ class WatchRun:
     # `watch --follow`: called after each cycle with new events; returns more events to record
     # (the CLI passes btcwatch.followup, so watch itself never imports trace).
     after_cycle: AfterCycle | None = None
+    prices: PriceSettings | None = None  # None: the bundled daily table only
     reports: list[CycleReport] = field(default_factory=list)
 
 
@@ -125,7 +127,9 @@ async def _loop(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, signalled)
     log = EvidenceLog()
-    prices = PriceTable.load_default()
+    prices: PriceTable | Valuer = (
+        PriceTable.load_default() if run.prices is None else Valuer(run.prices, store)
+    )
     disputes = DisputeLog()
     provider = factory(log)
     _listen(provider, disputes)
@@ -172,6 +176,8 @@ async def _loop(
                 break
     finally:
         await provider.aclose()
+        if isinstance(prices, Valuer):
+            await prices.aclose()
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

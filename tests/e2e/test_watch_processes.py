@@ -106,6 +106,7 @@ class Cli:
         config.write_text("")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BTCWATCH_")}
         self.env["BTCWATCH_CONFIG"] = str(config)
+        self.env["BTCWATCH_PRICES"] = "offline"  # never mempool.space from a test
         self.db = db
         self.url = url
 

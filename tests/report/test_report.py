@@ -168,7 +168,7 @@ def test_json_report_has_the_documented_keys(built: Built) -> None:
     assert set(doc["payments"][0]) == {
         "address", "role", "label", "txid", "vout", "value_sat", "value_btc", "eur", "usd",
         "price_day", "time", "height", "confirmations", "verdict", "compared_to",
-        "expected_sat", "ratio", "evidence",
+        "expected_sat", "ratio", "evidence", "price_time", "resolution", "price_source",
     }  # fmt: skip
     assert set(doc["trace"]) >= {"run_id", "entities", "peel_chains", "coinjoins", "clusters"}
     assert set(doc["freeze_requests"][0]["rows"][0]) == {

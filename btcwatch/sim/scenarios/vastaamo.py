@@ -88,10 +88,13 @@ def default_eur_per_btc() -> tuple[EurRate, str]:
     except (ImportError, OSError, BtcwatchError):
         return (lambda _day: FIXED_EUR_PER_BTC), "fixed 10,000 EUR/BTC"
 
-    def rate(day: date) -> Decimal:
-        return table.price(day, "EUR").per_btc
+    last = table.last_day("EUR")
 
-    return rate, table.source
+    def rate(day: date) -> Decimal:
+        # A story placed after the table (``--start 2026-09-21``) keeps its last close.
+        return table.price(min(day, last), "EUR").per_btc
+
+    return rate, f"{table.source} (days after {last}: its last close, fictional)"
 
 
 @dataclass(frozen=True, slots=True)

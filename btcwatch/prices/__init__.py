@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Protocol
 
 from btcwatch.errors import InputError
 from btcwatch.resources import data_file
@@ -27,6 +28,8 @@ SATS_PER_BTC = 100_000_000
 CENT = Decimal("0.01")
 DEFAULT_FILE = ("prices", "btc_daily.csv")
 DEFAULT_SOURCE = "Yahoo Finance BTC-USD daily close (UTC day)"
+HOUR = "hour"
+DAY = "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,23 @@ class Price:
     per_btc: Decimal
     day_used: date
     source: str
+    resolution: str = DAY  # "hour" (an hourly price) or "day" (a daily close)
+    time: datetime | None = None  # start of the hour for an hourly price
+
+    @property
+    def price_time(self) -> str:
+        """When the price was quoted: ``2026-09-21T14:00:00Z`` (hour) or ``2026-09-21`` (day)."""
+        if self.time is not None:
+            return self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.day_used.isoformat()
+
+
+class PriceLookup(Protocol):
+    """What pure code needs to turn sats into fiat: the bundled table, or a `PriceBook`."""
+
+    def price(self, day: date | datetime, currency: str) -> Price: ...
+
+    def value(self, sats: int, when: date | datetime, currency: str) -> tuple[Decimal, Price]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +146,7 @@ class PriceTable:
         series = self._get(currency)
         return series.ordinals[0] <= day.toordinal() <= series.ordinals[-1]
 
-    def price(self, day: date, currency: str) -> Price:
+    def price(self, day: date | datetime, currency: str) -> Price:
         """The close of ``day``, or of the latest earlier day in the table (see ``day_used``)."""
         currency = currency.upper()
         series = self._get(currency)
