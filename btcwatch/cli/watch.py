@@ -17,6 +17,7 @@ from btcwatch.followup import after_cycle
 from btcwatch.providers.factory import parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.watch.push import PUSH_MODES
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, make_sinks, run_watch
 
@@ -53,6 +54,12 @@ def watch(
         "addresses, raise funds_at_exchange.",
     ),
     mempool: bool = typer.Option(True, "--mempool/--no-mempool", help="Block mode: scan mempool."),
+    push: str = typer.Option(
+        "auto",
+        "--push",
+        help="Daemon: poll at once when the explorer's WebSocket reports news "
+        "(auto: mempool.space and loopback; on: any Esplora URL; off).",
+    ),
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
@@ -61,6 +68,8 @@ def watch(
         raise InputError("--interval must be a positive number of seconds")
     if mode not in ("auto", "address", "block"):
         raise InputError(f"unknown --mode {mode!r} (use auto, address or block)")
+    if push not in PUSH_MODES:
+        raise InputError(f"unknown --push {push!r} (use {', '.join(PUSH_MODES)})")
     st = state(ctx)
     settings = st.settings(
         explorer=tuple(explorer) or None, proxy=proxy, confirmations=confirmations
@@ -86,6 +95,7 @@ def watch(
         rate=settings.rate,
         retries=settings.retries,
         network=settings.network,
+        push=push,
     )
 
     console = _console()
@@ -102,7 +112,7 @@ def watch(
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed)
+    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed, on_note=info)
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

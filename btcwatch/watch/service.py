@@ -22,6 +22,7 @@ from btcwatch.event import Event
 from btcwatch.prices import PriceTable
 from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
+from btcwatch.providers.esplora_ws import HEARTBEAT, push_url
 from btcwatch.providers.factory import make_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
@@ -30,6 +31,7 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.watch.alerts import Sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
+from btcwatch.watch.push import PUSH_LIMIT, PushSettings, PushWatcher, Waker, push_addresses
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
@@ -54,6 +56,14 @@ class WatchRun:
     # (the CLI passes btcwatch.followup, so watch itself never imports trace).
     after_cycle: AfterCycle | None = None
     reports: list[CycleReport] = field(default_factory=list)
+    # Daemon push (watch/push.py): auto | on | off, and its tuning; ``triggers`` records what
+    # started each cycle after the first ("timer", "push", "connect").
+    push: str = "auto"
+    push_limit: int = PUSH_LIMIT
+    push_heartbeat: float = HEARTBEAT
+    push_backoff: float = 1.0
+    debounce: float = 1.0
+    triggers: list[str] = field(default_factory=list)
 
 
 def default_provider_factory(run: WatchRun) -> ProviderFactory:
@@ -80,6 +90,7 @@ def run_watch(
     on_report: Callable[[CycleReport], None] = lambda r: None,
     on_error: Callable[[BtcwatchError], None] = lambda e: None,
     provider_factory: ProviderFactory | None = None,
+    on_note: Callable[[str], None] = lambda text: None,
 ) -> list[CycleReport]:
     """Take the lock, then run one cycle or loop until signalled. Raises LockBusy at once.
 
@@ -88,7 +99,7 @@ def run_watch(
     sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
         factory = provider_factory or default_provider_factory(run)
-        asyncio.run(_loop(store, run, sinks, factory, on_report, on_error))
+        asyncio.run(_loop(store, run, sinks, factory, on_report, on_error, on_note))
     return run.reports
 
 
@@ -111,6 +122,7 @@ async def _loop(
     factory: ProviderFactory,
     on_report: Callable[[CycleReport], None],
     on_error: Callable[[BtcwatchError], None],
+    on_note: Callable[[str], None] = lambda text: None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,8 +141,15 @@ async def _loop(
     disputes = DisputeLog()
     provider = factory(log)
     _listen(provider, disputes)
+    waker = Waker(run.debounce)
+    pusher = _pusher(run, waker, on_note)
+    pushing = None
+    if pusher is not None:
+        await pusher.track(push_addresses(store, run.options.case, pusher.limit))
+        pushing = asyncio.create_task(pusher.run())
     try:
         while True:
+            waker.started()
             task = asyncio.create_task(
                 run_cycle(
                     store,
@@ -167,14 +186,40 @@ async def _loop(
             on_report(report)
             if run.interval is None or stop.is_set():
                 break
-            await _sleep_or_stop(stop, run.interval)
-            if stop.is_set():
+            if pusher is not None:
+                await pusher.track(push_addresses(store, run.options.case, pusher.limit))
+            if not run.triggers or run.triggers[-1] == "timer":
+                deadline = loop.time() + run.interval  # pushes do not move the timer
+            woke = await waker.wait(stop, max(0.0, deadline - loop.time()))
+            if woke == "stop":
                 break
+            run.triggers.append(woke)
     finally:
+        if pushing is not None:
+            pushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pushing
         await provider.aclose()
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWatcher | None:
+    """The daemon's push channel, or None (--once, --push off, no WebSocket, a test transport)."""
+    if run.interval is None or (run.push == "auto" and run.transport is not None):
+        return None
+    url = push_url(run.explorers, network_by_name(run.network), run.push)
+    if url is None:
+        return None
+    settings = PushSettings(
+        url,
+        proxy=run.proxy,
+        limit=run.push_limit,
+        heartbeat=run.push_heartbeat,
+        backoff=run.push_backoff,
+    )
+    return PushWatcher(settings, waker, note=note)
 
 
 def _listen(provider: Provider, disputes: DisputeLog) -> None:
