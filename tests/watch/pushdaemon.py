@@ -114,7 +114,8 @@ def pay(chain: SimChain, address: str, value: int) -> str:
                 if spent:
                     continue
                 txin = RawTxIn(coinbase.txid, 0, b"", 0xFFFFFFFD, (bytes(71), bytes(33)))
-                tx = RawTx(2, (txin,), (RawTxOut(value, script),), 0)
+                change = RawTxOut(have - value - 2_000, coinbase.outs[0][0])
+                tx = RawTx(2, (txin,), (RawTxOut(value, script), change), 0)
                 return chain.broadcast(tx.serialize().hex())
     raise AssertionError("no unspent coinbase output left to pay from")
 
