@@ -172,7 +172,10 @@ class PushChannel:
                 message = await self._conn.recv()
             except (WebSocketException, OSError) as exc:
                 raise _problem(self.url, exc) from None
-            notice = parse_push(message)
+            try:
+                notice = parse_push(message)
+            except BadResponse as exc:
+                raise BadResponse(str(exc), url=self.url) from None
             self.messages += 1
             if not notice.empty:
                 yield notice

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from pushdaemon import Daemon, run_daemon
 from simwatch import CASE, ransom_addresses, setup_case
+from typer.testing import CliRunner
 
+from btcwatch.cli import app
 from btcwatch.sim import SimChain, SimServer, VastaamoScenario
 from btcwatch.sim.ws import WsFault, hub_of
 from btcwatch.watch.runner import WatchOptions
@@ -205,3 +207,14 @@ def test_push_off_and_once_open_no_websocket(
     d = run_daemon(daemon_run(server.url, interval=0.2, push="off"), db, chain, server, script)
     assert d.hub.opened == 0
     assert set(d.run.triggers) == {"timer"}
+
+
+def test_an_unknown_push_mode_exits_2_with_one_line(
+    world: tuple[Path, SimChain, SimServer, list[str]],
+) -> None:
+    db, _, server, _ = world
+    args = ["--db", str(db), "watch", "--case", CASE, "--interval", "5", "--push", "always"]
+    result = CliRunner().invoke(app, [*args, "--explorer", server.url])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "btcwatch: error: unknown --push 'always' (use auto, on, off)"
+    assert hub_of(server).opened == 0 and server.requests.total() == 0
