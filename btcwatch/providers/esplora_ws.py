@@ -54,10 +54,14 @@ class PushNotice:
     block: str | None = None  # hash of a new block
     limit_error: str | None = None  # the text of a track-addresses-error
     limit: int | None = None  # the per-connection maximum that error states
+    # From the whole-mempool stream (track-mempool): addresses paid and outpoints spent by
+    # the new transactions, to be matched against everything watched.
+    paid: frozenset[str] = frozenset()
+    spends: frozenset[tuple[str, int]] = frozenset()
 
     @property
     def empty(self) -> bool:
-        return not (self.addresses or self.block or self.limit_error)
+        return not (self.addresses or self.block or self.limit_error or self.paid or self.spends)
 
 
 def push_url(specs: Sequence[str], network: Network = MAINNET, mode: str = "auto") -> str | None:
@@ -92,11 +96,16 @@ def _ws(base_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path + "/v1/ws", "", ""))
 
 
-def subscription(addresses: Sequence[str], *, blocks: bool = True) -> list[dict[str, Any]]:
-    """The messages that subscribe to ``addresses`` (and new blocks)."""
+def subscription(
+    addresses: Sequence[str], *, blocks: bool = True, mempool: bool = False
+) -> list[dict[str, Any]]:
+    """The messages that subscribe to ``addresses`` (and new blocks, and the whole mempool
+    where the server allows it: a server that does not simply ignores the request)."""
     messages: list[dict[str, Any]] = []
     if blocks:
         messages.append({"action": "want", "data": ["blocks"]})
+    if mempool:
+        messages.append({"track-mempool": True})
     messages.append({"track-addresses": list(addresses)})
     return messages
 
@@ -128,6 +137,7 @@ def parse_push(text: str | bytes) -> PushNotice:
                         txids.add(txid)
                 if txs:
                     addresses.add(address)
+    paid, spends = _mempool_delta(value.get("mempool-transactions"))
     block = value.get("block")
     block_hash = block.get("id") if isinstance(block, dict) else None
     error = value.get("track-addresses-error")
@@ -142,7 +152,32 @@ def parse_push(text: str | bytes) -> PushNotice:
         block_hash if isinstance(block_hash, str) else None,
         error,
         limit,
+        paid,
+        spends,
     )
+
+
+def _mempool_delta(delta: Any) -> tuple[frozenset[str], frozenset[tuple[str, int]]]:
+    """(addresses paid, outpoints spent) by the ``added`` txs of a mempool-transactions."""
+    if delta is None:
+        return frozenset(), frozenset()
+    added = delta.get("added") if isinstance(delta, dict) else None
+    if not isinstance(added, list):
+        raise BadResponse("mempool-transactions.added is not a list")
+    paid: set[str] = set()
+    spends: set[tuple[str, int]] = set()
+    for tx in added:
+        if not isinstance(tx, dict):
+            raise BadResponse("mempool-transactions.added holds a non-object")
+        for vin in tx.get("vin") or []:
+            txid, vout = (vin.get("txid"), vin.get("vout")) if isinstance(vin, dict) else (0, 0)
+            if isinstance(txid, str) and isinstance(vout, int):
+                spends.add((txid, vout))
+        for out in tx.get("vout") or []:
+            address = out.get("scriptpubkey_address") if isinstance(out, dict) else None
+            if isinstance(address, str):
+                paid.add(address)
+    return frozenset(paid), frozenset(spends)
 
 
 def _snippet(text: str | bytes) -> str:
@@ -158,9 +193,11 @@ class PushChannel:
         self.messages = 0  # well-formed messages received: the channel works
         self._conn = conn
 
-    async def subscribe(self, addresses: Sequence[str], *, blocks: bool = True) -> None:
+    async def subscribe(
+        self, addresses: Sequence[str], *, blocks: bool = True, mempool: bool = False
+    ) -> None:
         try:
-            for message in subscription(addresses, blocks=blocks):
+            for message in subscription(addresses, blocks=blocks, mempool=mempool):
                 await self._conn.send(json.dumps(message))
         except (WebSocketException, OSError) as exc:
             raise _problem(self.url, exc) from None

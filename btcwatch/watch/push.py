@@ -41,6 +41,7 @@ __all__ = [
     "PushWatcher",
     "Waker",
     "push_addresses",
+    "watched_targets",
 ]
 
 PUSH_MODES = ("auto", "on", "off")
@@ -48,6 +49,12 @@ PUSH_LIMIT = 100  # addresses per connection until the server says otherwise
 
 Opener = Callable[..., AbstractAsyncContextManager[PushChannel]]
 Note = Callable[[str], None]
+
+
+def watched_targets(store: Store, case: str | None) -> tuple[set[str], set[tuple[str, int]]]:
+    """Every watched address and unspent watched outpoint (for the whole-mempool stream)."""
+    ws = load_watchset(store, case)
+    return set(ws.addresses), ws.outpoint_keys
 
 
 def push_addresses(store: Store, case: str | None, limit: int) -> list[str]:
@@ -74,6 +81,10 @@ class PushSettings:
     backoff: float = 1.0  # first wait before reconnecting; doubles up to backoff_max
     backoff_max: float = 120.0
     wake_on_block: bool = True
+    # Ask for the whole-mempool stream (track-mempool): it catches a spend of any watched
+    # output and a payment to any watched address beyond the address limit, at the price of
+    # every mempool transaction on the wire; for loopback and self-hosted explorers.
+    mempool: bool = False
 
 
 class Waker:
@@ -147,6 +158,7 @@ class PushWatcher:
         self._sleep = sleep
         self._rng = rng
         self._wanted: list[str] = []
+        self._all: tuple[set[str], set[tuple[str, int]]] = (set(), set())
         self._sent: list[str] | None = None
         self._channel: PushChannel | None = None
         self._noted: set[str] = set()
@@ -156,9 +168,16 @@ class PushWatcher:
         """What the open subscription tracks (empty when disconnected)."""
         return list(self._sent or [])
 
-    async def track(self, addresses: Sequence[str]) -> None:
-        """Follow these addresses from now on (resubscribes if the list changed)."""
+    async def track(
+        self,
+        addresses: Sequence[str],
+        everything: tuple[set[str], set[tuple[str, int]]] | None = None,
+    ) -> None:
+        """Follow these addresses from now on (resubscribes if the list changed);
+        ``everything``: all watched addresses and outpoints, for the whole-mempool stream."""
         self._wanted = list(addresses)
+        if everything is not None:
+            self._all = everything
         channel = self._channel
         if channel is not None and self._sent != self._wanted[: self.limit]:
             with contextlib.suppress(ProviderError):  # the reader notices a dead channel
@@ -166,7 +185,9 @@ class PushWatcher:
 
     async def _subscribe(self, channel: PushChannel) -> None:
         chosen = self._wanted[: self.limit]
-        await channel.subscribe(chosen, blocks=self.settings.wake_on_block)
+        await channel.subscribe(
+            chosen, blocks=self.settings.wake_on_block, mempool=self.settings.mempool
+        )
         self._sent = chosen
 
     async def run(self) -> None:
@@ -216,7 +237,13 @@ class PushWatcher:
             await self._subscribe(channel)
             return
         tracked = set(self._sent or [])
-        if notice.addresses & tracked or (notice.block and self.settings.wake_on_block):
+        addresses, outpoints = self._all
+        if (
+            notice.addresses & tracked
+            or (notice.block and self.settings.wake_on_block)
+            or notice.paid & addresses
+            or notice.spends & outpoints
+        ):
             self._wake("push")
 
     def _failed(self, problem: str) -> None:

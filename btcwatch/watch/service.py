@@ -12,6 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -23,7 +24,7 @@ from btcwatch.prices import PriceTable
 from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.esplora_ws import HEARTBEAT, push_url
-from btcwatch.providers.factory import make_pool
+from btcwatch.providers.factory import LOOPBACK, make_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
 from btcwatch.store.events import record_events
@@ -31,7 +32,14 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.watch.alerts import Sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
-from btcwatch.watch.push import PUSH_LIMIT, PushSettings, PushWatcher, Waker, push_addresses
+from btcwatch.watch.push import (
+    PUSH_LIMIT,
+    PushSettings,
+    PushWatcher,
+    Waker,
+    push_addresses,
+    watched_targets,
+)
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
@@ -145,7 +153,7 @@ async def _loop(
     pusher = _pusher(run, waker, on_note)
     pushing = None
     if pusher is not None:
-        await pusher.track(push_addresses(store, run.options.case, pusher.limit))
+        await _track(pusher, store, run)
         pushing = asyncio.create_task(pusher.run())
     try:
         while True:
@@ -187,7 +195,7 @@ async def _loop(
             if run.interval is None or stop.is_set():
                 break
             if pusher is not None:
-                await pusher.track(push_addresses(store, run.options.case, pusher.limit))
+                await _track(pusher, store, run)
             if not run.triggers or run.triggers[-1] == "timer":
                 deadline = loop.time() + run.interval  # pushes do not move the timer
             woke = await waker.wait(stop, max(0.0, deadline - loop.time()))
@@ -209,17 +217,28 @@ def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWat
     """The daemon's push channel, or None (--once, --push off, no WebSocket, a test transport)."""
     if run.interval is None or (run.push == "auto" and run.transport is not None):
         return None
-    url = push_url(run.explorers, network_by_name(run.network), run.push)
+    network = network_by_name(run.network)
+    url = push_url(run.explorers, network, run.push)
     if url is None:
         return None
+    # The whole-mempool stream only where it burdens nobody: loopback, and the self-hosted
+    # explorer that --push on pointed at (not mempool.space's public service).
+    own = urlsplit(url).hostname in LOOPBACK or url != push_url(run.explorers, network, "auto")
     settings = PushSettings(
         url,
         proxy=run.proxy,
         limit=run.push_limit,
         heartbeat=run.push_heartbeat,
         backoff=run.push_backoff,
+        mempool=own,
     )
     return PushWatcher(settings, waker, note=note)
+
+
+async def _track(pusher: PushWatcher, store: Store, run: WatchRun) -> None:
+    case = run.options.case
+    everything = watched_targets(store, case) if pusher.settings.mempool else None
+    await pusher.track(push_addresses(store, case, pusher.limit), everything)
 
 
 def _listen(provider: Provider, disputes: DisputeLog) -> None:

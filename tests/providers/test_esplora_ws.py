@@ -70,6 +70,17 @@ def test_multi_address_transactions_name_the_addresses_and_txids() -> None:
     assert notice.block is None and not notice.empty
 
 
+def test_the_whole_mempool_stream_names_payees_and_spent_outpoints() -> None:
+    tx = json.loads((RECORDED / "details_rbf_tx02_api_tx.json").read_text())
+    message = {"mempool-transactions": {"sequence": 3, "added": [tx], "removed": []}}
+    notice = parse_push(json.dumps(message))
+    assert notice.spends == {(vin["txid"], vin["vout"]) for vin in tx["vin"]}
+    assert notice.paid == {o["scriptpubkey_address"] for o in tx["vout"]}
+    assert notice.addresses == frozenset() and not notice.empty
+    with pytest.raises(BadResponse, match="added is not a list"):
+        parse_push('{"mempool-transactions": {"added": 1}}')
+
+
 def test_track_addresses_error_states_the_limit() -> None:
     text = (
         '{"track-addresses-error": "too many addresses requested, this connection supports '

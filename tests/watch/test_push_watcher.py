@@ -27,7 +27,9 @@ class FakeChannel:
         self.subscriptions: list[list[str]] = []
         self.messages = messages
 
-    async def subscribe(self, addresses: list[str], *, blocks: bool = True) -> None:
+    async def subscribe(
+        self, addresses: list[str], *, blocks: bool = True, mempool: bool = False
+    ) -> None:
         self.subscriptions.append(list(addresses))
 
     async def notices(self) -> AsyncIterator[PushNotice]:
@@ -169,3 +171,19 @@ def test_waker_debounce_is_cut_short_by_a_stop() -> None:
         return await waker.wait(stop, 7200)
 
     assert asyncio.run(scenario()) == "stop"
+
+
+def test_the_whole_mempool_stream_is_matched_against_everything_watched() -> None:
+    channel = FakeChannel(
+        [
+            PushNotice(paid=frozenset({"bc1qstranger"}), spends=frozenset({("cd" * 32, 0)})),
+            PushNotice(paid=frozenset({"bc1qbeyondlimit"})),  # watched, though not tracked
+            PushNotice(spends=frozenset({("ab" * 32, 1)})),  # spends a watched output
+        ]
+    )
+    watcher, wakes, _, _, _ = harness([channel], ["bc1qtracked"])
+    asyncio.run(
+        watcher.track(["bc1qtracked"], ({"bc1qtracked", "bc1qbeyondlimit"}, {("ab" * 32, 1)}))
+    )
+    run(watcher)
+    assert wakes == ["connect", "push", "push"]

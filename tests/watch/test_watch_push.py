@@ -101,6 +101,28 @@ def test_track_addresses_error_shrinks_the_subscription_and_is_logged_once(
     assert len(limits) == 1, d.notes
 
 
+def test_the_whole_mempool_stream_covers_addresses_beyond_the_limit(
+    world: tuple[Path, SimChain, SimServer, list[str]],
+) -> None:
+    db, chain, server, addresses = world
+    hub = hub_of(server)
+    hub.max_addresses = 1
+    hub.track_mempool = True  # this server allows it; the loopback daemon asks for it
+    seen: dict[str, Any] = {}
+
+    def script(d: Daemon) -> None:
+        [tracked] = d.subscribed(1)
+        d.settled()
+        untracked = next(a for a in addresses if a != tracked)
+        txid = d.pay(untracked)
+        index, _ = d.event_for("payment_received", txid)
+        seen["trigger"] = d.trigger_of(index)
+
+    d = run_daemon(daemon_run(server.url), db, chain, server, script)
+    assert seen["trigger"] == "push"
+    assert "timer" not in d.run.triggers
+
+
 def test_a_payment_made_while_disconnected_is_caught_by_the_reconciliation(
     world: tuple[Path, SimChain, SimServer, list[str]],
 ) -> None:
