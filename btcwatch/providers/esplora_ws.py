@@ -228,11 +228,19 @@ async def open_push(
     heartbeat: float = HEARTBEAT,
     open_timeout: float = OPEN_TIMEOUT,
 ) -> AsyncIterator[PushChannel]:
-    """Connect (through ``proxy`` only, never directly when one is given) and yield a channel."""
+    """Connect (through ``proxy`` only, never directly when one is given) and yield a channel.
+
+    A ``socks5://`` proxy is used as ``socks5h://``: the proxy resolves the explorer's name,
+    as it does for the REST requests, so no DNS query leaves the machine around Tor.
+    """
+    if proxy is not None:
+        proxy = check_proxy(proxy)
+        if proxy.startswith("socks5://"):
+            proxy = "socks5h://" + proxy[len("socks5://") :]
     try:
         conn = await connect(
             url,
-            proxy=check_proxy(proxy) if proxy is not None else None,
+            proxy=proxy,
             user_agent_header=user_agent,
             open_timeout=open_timeout,
             ping_interval=heartbeat,

@@ -7,7 +7,11 @@ see PROVENANCE.md); failures run against the simulator's WebSocket fault knobs o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +170,71 @@ def test_nothing_listening_and_a_proxy_that_is_not_there_are_unavailable(
 async def _via_proxy(url: str) -> None:
     async with open_push(url, proxy="http://127.0.0.1:9", open_timeout=5):
         pass
+
+
+class Socks5:
+    """A minimal SOCKS5 proxy on loopback (no auth, CONNECT): records what it was asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, str, int]] = []  # (address type, host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            greeting = client.recv(2)
+            client.recv(greeting[1])
+            client.sendall(b"\x05\x00")  # no authentication
+            _, _, _, kind = client.recv(4)
+            if kind == 3:  # a name: the proxy resolves it
+                host = client.recv(client.recv(1)[0]).decode()
+            else:
+                host = socket.inet_ntoa(client.recv(4))
+            (port,) = struct.unpack("!H", client.recv(2))
+            self.asked.append((kind, host, port))
+            upstream = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"\x05\x00\x00\x01" + bytes(4) + b"\x00\x00")
+            with upstream:
+                pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+                pump.start()
+                _pump(client, upstream)
+                pump.join(5)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+def test_a_socks5_proxy_carries_the_websocket_and_resolves_the_name(server: SimServer) -> None:
+    proxy = Socks5()
+    url = f"ws://localhost:{server.port}/api/v1/ws"
+    opened = hub_of(server).opened
+
+    async def go() -> None:
+        async with open_push(url, proxy=f"socks5://127.0.0.1:{proxy.port}", open_timeout=5) as ch:
+            await ch.subscribe([])
+
+    try:
+        asyncio.run(go())
+    finally:
+        proxy.close()
+    assert proxy.asked == [(3, "localhost", server.port)]  # the name went to the proxy (no DNS)
+    assert hub_of(server).opened == opened + 1
