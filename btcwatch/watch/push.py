@@ -214,6 +214,8 @@ class PushWatcher:
                         await self._on(channel, notice)
             except ProviderError as exc:
                 self._failed(str(exc))
+            except Exception as exc:  # a bug or a library surprise must not end push silently
+                self._failed(f"unexpected {type(exc).__name__}: {exc}")
             finally:
                 self._channel = None
                 self._sent = None

@@ -187,3 +187,17 @@ def test_the_whole_mempool_stream_is_matched_against_everything_watched() -> Non
     )
     run(watcher)
     assert wakes == ["connect", "push", "push"]
+
+
+def test_an_unexpected_error_is_noted_and_retried_not_raised() -> None:
+    class Broken(FakeChannel):
+        async def notices(self) -> AsyncIterator[PushNotice]:
+            raise KeyError("surprise")
+            yield PushNotice()
+
+    watcher, wakes, notes, waits, _ = harness([Broken([], 0), Broken([], 0)], ["a"])
+    run(watcher)
+    assert [n for n in notes if "unexpected KeyError" in n] == [
+        "push: unexpected KeyError: 'surprise'; polling continues over REST"
+    ]
+    assert waits == [1.0, 2.0] and wakes == ["connect", "connect"]
