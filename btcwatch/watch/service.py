@@ -220,6 +220,8 @@ def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWat
     network = network_by_name(run.network)
     url = push_url(run.explorers, network, run.push)
     if url is None:
+        if run.push == "on":
+            note("push: none of the explorers has a WebSocket; polling only")
         return None
     # The whole-mempool stream only where it burdens nobody: loopback, and the self-hosted
     # explorer that --push on pointed at (not mempool.space's public service).

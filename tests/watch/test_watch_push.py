@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 from btcwatch.cli import app
 from btcwatch.sim import SimChain, SimServer, VastaamoScenario
 from btcwatch.sim.ws import WsFault, hub_of
+from btcwatch.watch.push import Waker
 from btcwatch.watch.runner import WatchOptions
-from btcwatch.watch.service import WatchRun
+from btcwatch.watch.service import WatchRun, _pusher
 
 
 @pytest.fixture
@@ -240,3 +241,14 @@ def test_an_unknown_push_mode_exits_2_with_one_line(
     assert result.exit_code == 2
     assert result.stderr.strip() == "btcwatch: error: unknown --push 'always' (use auto, on, off)"
     assert hub_of(server).opened == 0 and server.requests.total() == 0
+
+
+def test_push_on_without_a_websocket_explorer_says_so_and_polls() -> None:
+    notes: list[str] = []
+    once = WatchRun(WatchOptions(CASE), alerts=[], explorers=["blockstream"], push="on")
+    assert _pusher(once, Waker(), notes.append) is None and notes == []  # cron: no push
+    daemon = WatchRun(
+        WatchOptions(CASE), alerts=[], explorers=["blockstream"], push="on", interval=60.0
+    )
+    assert _pusher(daemon, Waker(), notes.append) is None
+    assert notes == ["push: none of the explorers has a WebSocket; polling only"]
