@@ -16,10 +16,10 @@ The subset of mempool's backend (``websocket-handler.ts``) a watcher needs, same
   A message that is not JSON closes the connection, as mempool does.
 
 Changes are found as mempool's backend finds them, by polling the node: every ``poll`` seconds
-the hub diffs the SimChain's mempool and best chain (no hook in the chain). The framing is
-stdlib (`ws_frames`) on the HTTP server's own port; the fault knobs (`WsFault`) put on the wire
-what a broken or hostile explorer would: garbage, an oversized frame, silence (no pongs
-either), a cut connection, or no WebSocket at all.
+the hub diffs the SimChain's mempool and best chain (`ws_news`; no hook in the chain). The
+framing is stdlib (`ws_frames`) on the HTTP server's own port; the fault knobs (`WsFault`) put
+on the wire what a broken or hostile explorer would: garbage, an oversized frame, silence (no
+pongs either), a cut connection, or no WebSocket at all.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError, ConfigError
 from btcwatch.sim import esplora
-from btcwatch.sim.chain import SimChain, TxEntry
+from btcwatch.sim.chain import SimChain
 from btcwatch.sim.ws_frames import (
     CLOSE,
     PING,
@@ -52,6 +52,7 @@ from btcwatch.sim.ws_frames import (
     frame,
     frame_header,
 )
+from btcwatch.sim.ws_news import ChainNews
 
 if TYPE_CHECKING:
     from btcwatch.sim.server import Reply, SimServer, _Request
@@ -63,7 +64,6 @@ MAX_ADDRESSES = 100  # mempool's MEMPOOL.MAX_TRACKED_ADDRESSES as configured her
 OVERSIZE = 8 * 1024 * 1024  # what the "oversized" fault announces
 GARBAGE = b"\x00<html>502 Bad Gateway</html>{not json"
 INITIAL_BLOCKS = 6
-_WINDOW = 200  # heights of the best chain remembered to spot a reorg
 
 
 class WsFault(StrEnum):
@@ -131,9 +131,7 @@ class WsHub:
         self._conns: set[_Conn] = set()
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
-        self._mempool: dict[str, None] = {}
-        self._best: dict[int, str] = {}
-        self._sequence = 0
+        self._news = ChainNews(self.chain)
 
     # -- controls -----------------------------------------------------------------------------
 
@@ -200,12 +198,12 @@ class WsHub:
         sock.settimeout(0.2)
         conn = _Conn(sock, self.fault)
         alive = _alive(h)
-        baseline = self._snapshot()  # before taking our lock: routes hold the chain's first
+        baseline = self._news.snapshot()  # before our lock: routes hold the chain's first
         with self._lock:
             self.opened += 1
             self._conns.add(conn)
             if self._poller is None:
-                self._mempool, self._best = baseline
+                self._news.reset(baseline)
                 self._poller = threading.Thread(target=self._poll_loop, daemon=True)
                 self._poller.name = "btcwatch-sim-ws"
                 self._poller.start()
@@ -299,19 +297,6 @@ class WsHub:
 
     # -- change polling -----------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[dict[str, None], dict[int, str]]:
-        with self.chain.lock:
-            return dict.fromkeys(e.txid for e in self.chain.mempool()), self._window()
-
-    def _window(self) -> dict[int, str]:
-        tip = self.chain.tip_height
-        out: dict[int, str] = {}
-        for height in range(tip, max(self.chain.base_height, tip - _WINDOW) - 1, -1):
-            rec = self.chain.block_at(height)
-            if rec is not None:
-                out[height] = rec.hash
-        return out
-
     def _poll_loop(self) -> None:
         while True:
             time.sleep(self.poll)
@@ -321,149 +306,13 @@ class WsHub:
                     self._poller = None
                     return
             try:
-                self._step(conns)
+                found = self._news.step(conns)
             except Exception as exc:  # a bug here must not kill the poller: keep it to look at
                 self.last_error = f"{type(exc).__name__}: {exc}"
-
-    def _step(self, conns: list[_Conn]) -> None:
-        chain = self.chain
-        with chain.lock:
-            tip_hash = chain.tip_hash
-            new_blocks = []
-            if self._best.get(chain.tip_height) != tip_hash:
-                window = self._window()
-                for height in sorted(window):
-                    if self._best.get(height) != window[height]:
-                        rec = chain.block_at(height)
-                        if rec is not None:
-                            new_blocks.append(rec)
-                lost = [h for h, bh in self._best.items() if window.get(h) != bh]
-                lost_entries = [
-                    e for h in lost for e in _entries(chain, self._best[h]) if not e.is_coinbase
-                ]
-                self._best = window
-            else:
-                lost_entries = []
-            now = {e.txid: e for e in chain.mempool()}
-            added = [e for txid, e in now.items() if txid not in self._mempool]
-            left = [txid for txid in self._mempool if txid not in now]
-            self._mempool = dict.fromkeys(now)
-            confirmed = {e.txid for rec in new_blocks for e in rec.entries}
-            removed: dict[str, TxEntry] = {}
-            for txid in left:
-                entry = chain.any_tx(txid)
-                if entry is not None and txid not in confirmed:
-                    removed[txid] = entry
-            for entry in lost_entries:
-                if entry.txid not in now and not _confirmed(entry):
-                    removed[entry.txid] = entry
-            messages = _Messages(chain)
-            for rec in new_blocks:
-                block = esplora.block_json(chain, rec)
-                txs = [e for e in rec.entries if not e.is_coinbase]
-                for conn in conns:
-                    msg: dict[str, Any] = {}
-                    if conn.want_blocks:
-                        msg["block"] = block
-                    found = messages.per_address(conn, confirmed=txs)
-                    if found:
-                        msg["multi-address-transactions"] = found
-                    if msg:
-                        messages.queue(conn, msg)
-            if added or removed:
-                self._sequence += 1
-                gone = list(removed.values())
-                for conn in conns:
-                    msg = {}
-                    found = messages.per_address(conn, mempool=added, removed=gone)
-                    if found:
-                        msg["multi-address-transactions"] = found
-                    if conn.track_mempool:
-                        msg["mempool-transactions"] = messages.delta(
-                            self._sequence, added, left, confirmed
-                        )
-                    if msg:
-                        messages.queue(conn, msg)
-        for conn, msg in messages.out:
-            conn.send_json(msg)
-            self.pushed += 1
-
-
-class _Messages:
-    """Per-step rendering cache: each transaction is turned into Esplora JSON at most once."""
-
-    def __init__(self, chain: SimChain) -> None:
-        self.chain = chain
-        self.out: list[tuple[_Conn, dict[str, Any]]] = []
-        self._json: dict[str, dict[str, Any]] = {}
-        self._scripts: dict[str, set[bytes]] = {}
-
-    def queue(self, conn: _Conn, msg: dict[str, Any]) -> None:
-        self.out.append((conn, msg))
-
-    def tx(self, entry: TxEntry) -> dict[str, Any]:
-        found = self._json.get(entry.txid)
-        if found is None:
-            found = self._json[entry.txid] = esplora.tx_json(self.chain, entry)
-        return found
-
-    def scripts(self, entry: TxEntry) -> set[bytes]:
-        found = self._scripts.get(entry.txid)
-        if found is None:
-            found = {script for script, _ in entry.outs}
-            for txid, vout in entry.ins:
-                with contextlib.suppress(KeyError, IndexError):
-                    found.add(self.chain.prevout(txid, vout)[0])
-            self._scripts[entry.txid] = found
-        return found
-
-    def per_address(
-        self,
-        conn: _Conn,
-        *,
-        mempool: Iterable[TxEntry] = (),
-        confirmed: Iterable[TxEntry] = (),
-        removed: Iterable[TxEntry] = (),
-    ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-        tracked = conn.tracked
-        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        if not tracked:
-            return out
-        for key, entries in (("mempool", mempool), ("confirmed", confirmed), ("removed", removed)):
-            for entry in entries:
-                for script in self.scripts(entry) & tracked.keys():
-                    lists = out.setdefault(
-                        tracked[script], {"mempool": [], "confirmed": [], "removed": []}
-                    )
-                    lists[key].append(self.tx(entry))
-        return out
-
-    def delta(
-        self, sequence: int, added: list[TxEntry], left: list[str], mined: set[str]
-    ) -> dict[str, Any]:
-        replaced = []
-        for txid in left:
-            entry = self.chain.any_tx(txid)
-            if entry is not None and entry.replaced_by:
-                by = self.chain.any_tx(entry.replaced_by)
-                if by is not None:
-                    replaced.append({"replaced": txid, "by": self.tx(by)})
-        return {
-            "sequence": sequence,
-            "added": [self.tx(e) for e in added],
-            "removed": [t for t in left if t not in mined],
-            "mined": [t for t in left if t in mined],
-            "replaced": replaced,
-        }
-
-
-def _entries(chain: SimChain, block_hash: str) -> list[TxEntry]:
-    rec = chain.block(block_hash)
-    return list(rec.entries) if rec is not None else []
-
-
-def _confirmed(entry: TxEntry) -> bool:
-    return entry.block is not None and entry.block.best
+                continue
+            for conn, msg in found:
+                conn.send_json(msg)
+                self.pushed += 1
 
 
 def _stream_oversized(conn: _Conn) -> None:
