@@ -1,7 +1,8 @@
 """`btcwatch watch` as a library call: lock, provider, sinks, then one cycle or a daemon loop.
 
 The daemon stops on SIGTERM/SIGINT after finishing the cycle in progress; a second signal
-abandons it (its transaction rolls back, so nothing half-done is stored).
+abandons it (its transaction rolls back, so nothing half-done is stored). Between cycles it
+waits for the interval or for the explorer's WebSocket (watch/push.py), whichever comes first.
 """
 
 from __future__ import annotations
