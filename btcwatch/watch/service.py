@@ -195,9 +195,10 @@ async def _loop(
             on_report(report)
             if run.interval is None or stop.is_set():
                 break
-            if pusher is not None:
+            timer = not run.triggers or run.triggers[-1] == "timer"
+            if pusher is not None and (timer or report.events):  # what to track may have changed
                 await _track(pusher, store, run)
-            if not run.triggers or run.triggers[-1] == "timer":
+            if timer:
                 deadline = loop.time() + run.interval  # pushes do not move the timer
             woke = await waker.wait(stop, max(0.0, deadline - loop.time()))
             if woke == "stop":
