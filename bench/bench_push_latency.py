@@ -41,7 +41,7 @@ from btcwatch.watch.runner import CycleReport, WatchOptions  # noqa: E402
 from btcwatch.watch.service import WatchRun, run_watch  # noqa: E402
 
 INTERVAL = 60.0
-VICTIMS = 60
+VICTIMS = 100
 WAIT = 60.0
 
 
