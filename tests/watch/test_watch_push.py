@@ -40,15 +40,16 @@ def world(
         yield db, chain, server, addresses
 
 
-def daemon_run(url: str, interval: float = 60.0, **push: Any) -> WatchRun:
+def daemon_run(url: str, interval: float = 60.0, mode: str = "address", **push: Any) -> WatchRun:
     settings: dict[str, Any] = {"push_backoff": 0.05, "push_heartbeat": 0.5, **push}
     return WatchRun(
-        WatchOptions(CASE, "address"), alerts=[], interval=interval, explorers=[url], **settings
+        WatchOptions(CASE, mode), alerts=[], interval=interval, explorers=[url], **settings
     )
 
 
+@pytest.mark.parametrize("mode", ["address", "block"])
 def test_a_payment_is_alerted_by_push_long_before_the_next_poll(
-    world: tuple[Path, SimChain, SimServer, list[str]],
+    world: tuple[Path, SimChain, SimServer, list[str]], mode: str
 ) -> None:
     db, chain, server, addresses = world
     found: dict[str, Any] = {}
@@ -65,7 +66,8 @@ def test_a_payment_is_alerted_by_push_long_before_the_next_poll(
         found["confirmed"] = (d.trigger_of(index), event)
         found["txid"] = txid
 
-    d = run_daemon(daemon_run(server.url), db, chain, server, script)
+    d = run_daemon(daemon_run(server.url, mode=mode), db, chain, server, script)
+    assert {r.mode for r in d.reports} == {mode}
     trigger, event, after = found["received"]
     assert trigger == "push" and after  # the 60 s timer never fired: a push started that cycle
     assert event.address == addresses[0] and event.value_sat == 250_000
