@@ -108,10 +108,8 @@ def pay(chain: SimChain, address: str, value: int) -> str:
             coinbase = rec.entries[0]
             have = coinbase.outs[0][1]
             if chain.outspend(coinbase.txid, 0) is None and have > value + 10_000:
-                spent = any(
-                    (coinbase.txid, 0) in e.ins for e in chain.mempool()
-                )  # not already spent by an earlier unconfirmed payment
-                if spent:
+                # ... nor spent by an earlier payment still in the mempool
+                if any((coinbase.txid, 0) in e.ins for e in chain.mempool()):
                     continue
                 txin = RawTxIn(coinbase.txid, 0, b"", 0xFFFFFFFD, (bytes(71), bytes(33)))
                 change = RawTxOut(have - value - 2_000, coinbase.outs[0][0])
