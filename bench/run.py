@@ -27,6 +27,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import bench_block_scan  # noqa: E402
+import bench_push_latency  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_sim_mainnet  # noqa: E402
 import bench_trace  # noqa: E402
@@ -34,7 +35,7 @@ import bench_watch_cost  # noqa: E402
 from bench_watch_cost import Table  # noqa: E402
 
 DOC = REPO / "docs" / "benchmarks.md"
-NAMES = ("watch", "blocks", "trace", "scale", "sim")
+NAMES = ("watch", "blocks", "trace", "scale", "sim", "push")
 
 
 def machine() -> list[tuple[str, str]]:
@@ -117,7 +118,17 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Table]]]:
     def sim() -> list[Table]:
         return [bench_sim_mainnet.run(blocks=2 if quick else 5)]
 
-    return {"watch": watch, "blocks": blocks, "trace": trace, "scale": scale, "sim": sim}
+    def push() -> list[Table]:
+        return [bench_push_latency.run(samples=8 if quick else 20)]
+
+    return {
+        "watch": watch,
+        "blocks": blocks,
+        "trace": trace,
+        "scale": scale,
+        "sim": sim,
+        "push": push,
+    }
 
 
 def summary_table(tables: Sequence[Table]) -> Table:

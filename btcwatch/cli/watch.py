@@ -29,6 +29,7 @@ from btcwatch.store.events import list_events
 from btcwatch.valuation import Valuer
 from btcwatch.watch.budget import check_budget, default_budget
 from btcwatch.watch.mempool import check_mempool_mode
+from btcwatch.watch.push import PUSH_MODES
 from btcwatch.watch.revalue import refresh_fiat
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import WatchRun, make_sinks, run_watch
@@ -83,6 +84,12 @@ def watch(
         "(default: explorer rate x interval / 2, a cron tick counting as 300 s).",
     ),
     prices: list[str] = PricesOption,
+    push: str = typer.Option(
+        "auto",
+        "--push",
+        help="Daemon: poll at once when the explorer's WebSocket reports news "
+        "(auto: mempool.space and loopback; on: any Esplora URL; off).",
+    ),
 ) -> None:
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
@@ -91,6 +98,8 @@ def watch(
         raise InputError("--interval must be a positive number of seconds")
     if mode not in ("auto", "address", "block"):
         raise InputError(f"unknown --mode {mode!r} (use auto, address or block)")
+    if push not in PUSH_MODES:
+        raise InputError(f"unknown --push {push!r} (use {', '.join(PUSH_MODES)})")
     st = state(ctx)
     settings = st.settings(
         explorer=tuple(explorer) or None,
@@ -138,6 +147,7 @@ def watch(
         retries=settings.retries,
         network=settings.network,
         prices=price_settings(settings, prices),
+        push=push,
     )
 
     console = _console()
@@ -154,7 +164,7 @@ def watch(
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed)
+    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed, on_note=info)
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

@@ -3,6 +3,8 @@
     make_pool(["mempool", "blockstream"], proxy="socks5h://127.0.0.1:9050") -> ProviderPool
     make_provider("http://127.0.0.1:3002/api")                           -> EsploraProvider
 
+``open_push(push_url(["mempool"]))`` opens the explorer's WebSocket (daemon push).
+
 Every response is evidence: pass ``on_evidence`` to archive each one, and use
 ``capture_evidence()`` (or ``provider.last_evidence``) to link a value to the response it
 came from.
@@ -16,6 +18,7 @@ from btcwatch.providers._http import (
 from btcwatch.providers.base import Capability, NotSupported, Provider
 from btcwatch.providers.blockchain_info import BlockchainInfoProvider
 from btcwatch.providers.esplora import EsploraProvider
+from btcwatch.providers.esplora_ws import PushChannel, PushNotice, open_push, push_url
 from btcwatch.providers.factory import (
     EXPLORERS,
     make_pool,
@@ -34,9 +37,13 @@ __all__ = [
     "NotSupported",
     "Provider",
     "ProviderPool",
+    "PushChannel",
+    "PushNotice",
     "RetryPolicy",
     "capture_evidence",
     "make_pool",
     "make_provider",
+    "open_push",
     "parse_explorer_list",
+    "push_url",
 ]

@@ -29,6 +29,7 @@ from btcwatch.sim import esplora
 from btcwatch.sim.chain import AddressRecord, SimChain, TxEntry
 from btcwatch.sim.faults import FaultKind, Faults, RateLimiter, parse_kinds
 from btcwatch.sim.noise import add_unrelated_mempool
+from btcwatch.sim.ws import upgradable
 
 __all__ = ["Reply", "SimServer"]
 
@@ -605,4 +606,4 @@ def _make_handler(server: SimServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    return Handler
+    return upgradable(server, Handler)  # WebSocket /api/v1/ws: sim/ws.py

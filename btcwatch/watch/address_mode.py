@@ -72,6 +72,11 @@ async def poll_addresses(
             continue
         _observe_history(result, ws, address, history, by_address.get(address, []))
         await _check_missing(provider, result, address, history, by_address.get(address, []))
+    # A block that arrived after the tip was asked for shows up in the histories: the chain is
+    # at least that high. Counting from the older tip would store the payment with too few
+    # confirmations and, its summary unchanged from then on, never confirm it.
+    seen = max((tx.block.height for tx in result.txs.values() if tx.block), default=tip_height)
+    result.observation.tip_height = max(tip_height, seen)
     return result
 
 

@@ -1,7 +1,8 @@
 """`btcwatch watch` as a library call: lock, provider, sinks, then one cycle or a daemon loop.
 
 The daemon stops on SIGTERM/SIGINT after finishing the cycle in progress; a second signal
-abandons it (its transaction rolls back, so nothing half-done is stored).
+abandons it (its transaction rolls back, so nothing half-done is stored). Between cycles it
+waits for the interval or for the explorer's WebSocket (watch/push.py), whichever comes first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +24,8 @@ from btcwatch.event import Event
 from btcwatch.prices import PriceTable
 from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
-from btcwatch.providers.factory import make_pool
+from btcwatch.providers.esplora_ws import HEARTBEAT, push_url
+from btcwatch.providers.factory import LOOPBACK, make_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
 from btcwatch.store.events import record_events
@@ -31,6 +34,14 @@ from btcwatch.valuation import PriceSettings, Valuer
 from btcwatch.watch.alerts import Sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
+from btcwatch.watch.push import (
+    PUSH_LIMIT,
+    PushSettings,
+    PushWatcher,
+    Waker,
+    push_addresses,
+    watched_targets,
+)
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
@@ -56,6 +67,14 @@ class WatchRun:
     after_cycle: AfterCycle | None = None
     prices: PriceSettings | None = None  # None: the bundled daily table only
     reports: list[CycleReport] = field(default_factory=list)
+    # Daemon push (watch/push.py): auto | on | off, and its tuning; ``triggers`` records what
+    # started each cycle after the first ("timer", "push", "connect").
+    push: str = "auto"
+    push_limit: int = PUSH_LIMIT
+    push_heartbeat: float = HEARTBEAT
+    push_backoff: float = 1.0
+    debounce: float = 1.0
+    triggers: list[str] = field(default_factory=list)
 
 
 def default_provider_factory(run: WatchRun) -> ProviderFactory:
@@ -82,6 +101,7 @@ def run_watch(
     on_report: Callable[[CycleReport], None] = lambda r: None,
     on_error: Callable[[BtcwatchError], None] = lambda e: None,
     provider_factory: ProviderFactory | None = None,
+    on_note: Callable[[str], None] = lambda text: None,
 ) -> list[CycleReport]:
     """Take the lock, then run one cycle or loop until signalled. Raises LockBusy at once.
 
@@ -90,7 +110,7 @@ def run_watch(
     sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
         factory = provider_factory or default_provider_factory(run)
-        asyncio.run(_loop(store, run, sinks, factory, on_report, on_error))
+        asyncio.run(_loop(store, run, sinks, factory, on_report, on_error, on_note))
     return run.reports
 
 
@@ -113,6 +133,7 @@ async def _loop(
     factory: ProviderFactory,
     on_report: Callable[[CycleReport], None],
     on_error: Callable[[BtcwatchError], None],
+    on_note: Callable[[str], None] = lambda text: None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,8 +154,15 @@ async def _loop(
     disputes = DisputeLog()
     provider = factory(log)
     _listen(provider, disputes)
+    waker = Waker(run.debounce)
+    pusher = _pusher(run, waker, on_note)
+    pushing = None
+    if pusher is not None:
+        await _track(pusher, store, run)
+        pushing = asyncio.create_task(pusher.run())
     try:
         while True:
+            waker.started()
             task = asyncio.create_task(
                 run_cycle(
                     store,
@@ -171,16 +199,56 @@ async def _loop(
             on_report(report)
             if run.interval is None or stop.is_set():
                 break
-            await _sleep_or_stop(stop, run.interval)
-            if stop.is_set():
+            timer = not run.triggers or run.triggers[-1] == "timer"
+            if pusher is not None and (timer or report.events):  # what to track may have changed
+                await _track(pusher, store, run)
+            if timer:
+                deadline = loop.time() + run.interval  # pushes do not move the timer
+            woke = await waker.wait(stop, max(0.0, deadline - loop.time()))
+            if woke == "stop":
                 break
+            run.triggers.append(woke)
     finally:
+        if pushing is not None:
+            pushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pushing
         await provider.aclose()
         if isinstance(prices, Valuer):
             await prices.aclose()
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWatcher | None:
+    """The daemon's push channel, or None (--once, --push off, no WebSocket, a test transport)."""
+    if run.interval is None or (run.push == "auto" and run.transport is not None):
+        return None
+    network = network_by_name(run.network)
+    url = push_url(run.explorers, network, run.push)
+    if url is None:
+        if run.push == "on":
+            note("push: none of the explorers has a WebSocket; polling only")
+        return None
+    # The whole-mempool stream only where it burdens nobody: loopback, and the self-hosted
+    # explorer that --push on pointed at (not mempool.space's public service).
+    own = urlsplit(url).hostname in LOOPBACK or url != push_url(run.explorers, network, "auto")
+    settings = PushSettings(
+        url,
+        proxy=run.proxy,
+        limit=run.push_limit,
+        heartbeat=run.push_heartbeat,
+        backoff=run.push_backoff,
+        mempool=own,
+    )
+    return PushWatcher(settings, waker, note=note)
+
+
+async def _track(pusher: PushWatcher, store: Store, run: WatchRun) -> None:
+    case = run.options.case
+    everything = watched_targets(store, case) if pusher.settings.mempool else None
+    await pusher.track(push_addresses(store, case, pusher.limit), everything)
 
 
 def _listen(provider: Provider, disputes: DisputeLog) -> None:
