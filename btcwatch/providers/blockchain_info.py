@@ -399,7 +399,8 @@ class BlockchainInfoProvider(Provider):
         self.name = name
         self.network = network
         self.capabilities = frozenset(
-            set(Capability) - {Capability.OUTSPENDS_BATCH, Capability.MEMPOOL}
+            set(Capability)
+            - {Capability.OUTSPENDS_BATCH, Capability.MEMPOOL, Capability.MERKLE_PROOF}
         )
         self._http = HttpClient(
             name,
