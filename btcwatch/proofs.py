@@ -81,12 +81,17 @@ class ProofRun:
     requests: int = 0
 
 
-def proof_status(store: Store, txids: Iterable[str], pow_limit: int) -> dict[str, str]:
-    """txid -> "proven in block H" or "not proven (why)", from the store alone."""
+def proof_status(store: Store, txids: Iterable[str], network: str) -> dict[str, str]:
+    """txid -> "proven in block H" or "not proven (why)", from the store alone.
+
+    Headers are held to ``network``'s proof-of-work limit; a header that only meets regtest's
+    (the simulator's chain) is named as such and does not count as proven.
+    """
     wanted = sorted(set(txids))
     stored = proofs(store, wanted)
     heads = headers(store, {p.block_hash for p in stored.values()})
     known = confirmed_txs(store, wanted)
+    limit = POW_LIMITS.get(network, POW_LIMITS["mainnet"])
     status: dict[str, str] = {}
     for txid in wanted:
         proof = stored.get(txid)
@@ -95,12 +100,17 @@ def proof_status(store: Store, txids: Iterable[str], pow_limit: int) -> dict[str
             why = "unconfirmed" if tx is not None and tx.block_hash is None else "no proof fetched"
             status[txid] = f"not proven ({why})"
             continue
-        problem = check_proof(proof, heads.get(proof.block_hash), pow_limit)
-        status[txid] = (
-            f"proven in block {proof.block_height}"
-            if problem is None
-            else f"not proven ({problem})"
-        )
+        header = heads.get(proof.block_hash)
+        problem = check_proof(proof, header, limit)
+        if problem is None:
+            status[txid] = f"proven in block {proof.block_height}"
+        elif check_proof(proof, header, POW_LIMITS["regtest"]) is None:
+            status[txid] = (
+                f"not proven (block {proof.block_height} has only regtest proof of work: "
+                "a simulated chain)"
+            )
+        else:
+            status[txid] = f"not proven ({problem})"
     return status
 
 
@@ -194,7 +204,6 @@ async def ensure_proofs(
     store: Store,
     txids: Iterable[str],
     *,
-    pow_limit: int,
     provider: Provider | None = None,
     log: EvidenceLog | None = None,
 ) -> ProofRun:
@@ -202,7 +211,11 @@ async def ensure_proofs(
 
     Stored raw blocks first (no request); then, with a ``provider`` that serves Merkle proofs,
     the explorer. ``log`` is the provider's evidence sink: its responses are archived too.
+    Headers are checked here only for their own target (regtest's limit, so the simulator's
+    proofs are kept); the network's limit is applied when a proof is judged (`proof_status`,
+    ``btcwatch verify``).
     """
+    pow_limit = POW_LIMITS["regtest"]
     run = ProofRun()
     wanted = sorted(set(txids))
     have = proofs(store, wanted)

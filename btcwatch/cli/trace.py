@@ -12,8 +12,9 @@ from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.errors import InputError
 from btcwatch.money import format_btc, parse_amount
 from btcwatch.prices import PriceTable
+from btcwatch.proofs import ensure_proofs
 from btcwatch.store.evidence import EvidenceLog
-from btcwatch.store.traces import get_run, list_runs
+from btcwatch.store.traces import get_run, list_runs, run_txids
 from btcwatch.trace.follow import DEFAULT_STOP_AT, TraceParams
 from btcwatch.trace.service import run_trace
 
@@ -79,7 +80,7 @@ def _trace_and_show(
     async def go() -> dict[str, Any]:
         provider = open_provider(settings, log)
         try:
-            _, _, summary = await run_trace(
+            run_id, _, summary = await run_trace(
                 st.store(),
                 provider,
                 params,
@@ -87,6 +88,10 @@ def _trace_and_show(
                 targets=targets,
                 log=log,
                 prices=PriceTable.load_default(),
+            )
+            # Trace end is when the explorer is known to answer: prove what the run relies on.
+            await ensure_proofs(
+                st.store(), run_txids(st.store(), run_id), provider=provider, log=log
             )
         finally:
             await provider.aclose()
