@@ -28,7 +28,7 @@ from btcwatch.chain.merkle import (
     verify_branch,
 )
 from btcwatch.chain.tx import RawBlock, parse_block
-from btcwatch.errors import BtcwatchError, InputError, ParseError
+from btcwatch.errors import BtcwatchError, InputError, NotFound, ParseError
 from btcwatch.providers.base import Capability, Provider, gather_limited
 from btcwatch.providers.esplora_raw import find_tx_json, raw_tx_from_json
 from btcwatch.store import Store
@@ -181,8 +181,11 @@ def _raw_from_evidence(url: str, body: bytes, txid: str) -> bytes | None:
 
 
 class _Fetcher:
+    """One tx's raw bytes and branch; after the explorer fails once, the rest are not asked."""
+
     def __init__(self, store: Store, provider: Provider) -> None:
         self.store, self.provider = store, provider
+        self.down: str | None = None
 
     async def one(self, tx: ConfirmedTx) -> tuple[ConfirmedTx, bytes, int, MerkleBranch] | str:
         assert tx.block_hash is not None
@@ -191,12 +194,17 @@ class _Fetcher:
             record = evidence_record(self.store, tx.evidence_id)
             if record is not None:
                 raw = _raw_from_evidence(record[0], record[1], tx.txid)
+        if self.down is not None:
+            return self.down
         try:
             if raw is None:
                 raw = await self.provider.tx_raw(tx.txid)
             height, branch = await self.provider.merkle_proof(tx.txid)
-        except BtcwatchError as exc:
+        except NotFound as exc:
             return f"explorer: {exc}"
+        except BtcwatchError as exc:
+            self.down = f"explorer: {exc}"
+            return self.down
         return tx, raw, height, branch
 
 
@@ -260,7 +268,7 @@ async def ensure_proofs(
         except BtcwatchError as exc:
             return f"explorer: {exc}"
 
-    fetched = await gather_limited(blocks, head)
+    fetched = await gather_limited(blocks, head) if fetcher.down is None else {}
     ids = _archive(store, log)
     for tx, answer in answers.items():
         if isinstance(answer, str):
@@ -268,7 +276,7 @@ async def ensure_proofs(
             continue
         _, raw, height, branch = answer
         assert tx.block_hash is not None
-        raw_header = fetched[tx.block_hash]
+        raw_header = fetched.get(tx.block_hash, fetcher.down or "no header")
         if isinstance(raw_header, str):
             run.unproven[tx.txid] = raw_header
             continue
@@ -307,7 +315,7 @@ async def ensure_proofs(
 def _archive(store: Store, log: EvidenceLog | None) -> dict[str, int]:
     """Archive the proof responses; path suffix -> evidence id."""
     ids: dict[str, int] = {}
-    items = log.drain() if log is not None else []
+    items = sorted(log.drain(), key=lambda ev: ev.url) if log is not None else []
     with store.write():
         for ev in items:
             ev_id = save_evidence(store, ev)

@@ -102,6 +102,7 @@ def evidence(
             else ""
         )
         + f"; verify with: btcwatch verify {bundle.path}"
+        + f" (or: cd {bundle.path} && sha256sum -c MANIFEST.sha256)"
     )
 
 

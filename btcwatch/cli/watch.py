@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from btcwatch.cli.context import EXIT_NEW_EVENTS, State, emit_json, info, state, table
-from btcwatch.cli.network import ExplorerOption, ProxyOption
+from btcwatch.cli.network import ExplorerOption, ProxyOption, replay_factory
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
 from btcwatch.followup import after_cycle
@@ -69,7 +69,12 @@ def watch(
         raise InputError("--confirmations must be at least 1")
     # Bad --alert or --explorer values fail here, before anything is touched.
     make_sinks(alert or ["stderr"], settings)
-    explorers = [name for spec in settings.explorers for name in parse_explorer_list(spec)]
+    factory = replay_factory(settings.explorers)
+    explorers = (
+        list(settings.explorers)
+        if factory is not None
+        else [name for spec in settings.explorers for name in parse_explorer_list(spec)]
+    )
     if cross_check and len(set(explorers)) < 2:
         raise InputError("--cross-check needs two explorers: give --explorer twice")
     if case is not None:
@@ -102,7 +107,9 @@ def watch(
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed)
+    reports = run_watch(
+        settings.db, run, settings, on_report=show, on_error=failed, provider_factory=factory
+    )
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

@@ -88,8 +88,12 @@ def store_with_evidence(
     interesting_urls: set[str] | None = None,
     raw_blocks: dict[str, list[str]] | None = None,
 ) -> None:
-    """Archive the drained responses, then store each tx pointing at the one it came from."""
-    items = log.drain() if log else []
+    """Archive the drained responses, then store each tx pointing at the one it came from.
+
+    Responses are archived in URL order, not arrival order: concurrent requests finish in any
+    order, and a replay of the same requests must give every response the same evidence id.
+    """
+    items = sorted(log.drain(), key=lambda ev: ev.url) if log else []
     keep = interesting_urls or set()
     with store.write():
         saved = [(save_evidence(store, ev, keep_body=keep_body(ev, keep)), ev) for ev in items]
