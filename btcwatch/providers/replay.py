@@ -79,13 +79,13 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         answers = self._by_url.get(url)
         if not answers:
             self.missing.append(url)
-            return self._refuse(request, f"{url} was not recorded in the bundle")
+            return self._refuse(request, "not recorded in the bundle")
         n = self._served[url]
         self._served[url] += 1
         rec = answers[min(n, len(answers) - 1)]
         if not rec.body_kept:
             self.missing.append(url)
-            return self._refuse(request, f"{url} was recorded by its SHA-256 only (no body)")
+            return self._refuse(request, "recorded by its SHA-256 only, without the body")
         self._last = rec
         return httpx.Response(rec.status, content=rec.body, request=request)
 
