@@ -27,13 +27,14 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import bench_block_scan  # noqa: E402
+import bench_proofs  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_trace  # noqa: E402
 import bench_watch_cost  # noqa: E402
 from bench_watch_cost import Table  # noqa: E402
 
 DOC = REPO / "docs" / "benchmarks.md"
-NAMES = ("watch", "blocks", "trace", "scale")
+NAMES = ("watch", "blocks", "trace", "scale", "proofs")
 
 
 def machine() -> list[tuple[str, str]]:
@@ -113,7 +114,10 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Table]]]:
         trace_table, store_table, _ = bench_scale.run(sizes, sizes[-1:])
         return [trace_table, store_table]
 
-    return {"watch": watch, "blocks": blocks, "trace": trace, "scale": scale}
+    def proofs() -> list[Table]:
+        return [bench_proofs.run([300] if quick else [300, 1_000])]
+
+    return {"watch": watch, "blocks": blocks, "trace": trace, "scale": scale, "proofs": proofs}
 
 
 def summary_table(tables: Sequence[Table]) -> Table:
@@ -164,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in chosen if n not in NAMES]
     if unknown or not chosen:
         parser.error(f"--only takes {', '.join(NAMES)}; got {args.only!r}")
-    write = args.write if args.write is not None else (not args.quick and len(chosen) == 4)
+    write = args.write if args.write is not None else (not args.quick and len(chosen) == len(NAMES))
 
     started_at = datetime.now(UTC)
     started = time.perf_counter()

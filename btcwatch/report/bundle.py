@@ -250,8 +250,9 @@ def _fill(
     )
     (root / "report.json").write_text(render_json(report), encoding="utf-8")
     _copy_database(store, root / DATABASE)
-    (root / "prices").mkdir()
-    shutil.copyfile(price_file or data_file(*DEFAULT_FILE), root / PRICES)
+    if prices is not None:  # the table the fiat figures were computed with
+        (root / "prices").mkdir()
+        shutil.copyfile(price_file or data_file(*DEFAULT_FILE), root / PRICES)
     meta: dict[str, object] = {
         "format": "btcwatch-evidence-bundle",
         "version": 1,

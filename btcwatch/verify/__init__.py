@@ -45,7 +45,7 @@ from btcwatch.verify.rows import check_answer, check_parents, check_spends, comp
 
 __all__ = ["VerifyResult", "verify_bundle"]
 
-REQUIRED = ("report.json", DATABASE, META, PRICES, "README.txt")
+REQUIRED = ("report.json", DATABASE, META, "README.txt")
 
 
 @dataclass
