@@ -60,7 +60,10 @@ def check_proof(proof: StoredProof, header: StoredHeader | None, pow_limit: int)
         return f"no header for block {proof.block_hash}"
     if header.height != proof.block_height:
         return f"proof says height {proof.block_height}, header says {header.height}"
-    raw_header = bytes.fromhex(header.header_hex)
+    try:
+        raw_header = bytes.fromhex(header.header_hex)
+    except ValueError:
+        return f"header of block {proof.block_hash} is not hex"
     problem = header_problem(raw_header, proof.block_hash, pow_limit)
     if problem:
         return problem
@@ -226,10 +229,15 @@ async def ensure_proofs(
     pow_limit = POW_LIMITS["regtest"]
     run = ProofRun()
     wanted = sorted(set(txids))
-    have = proofs(store, wanted)
+    stored = confirmed_txs(store, wanted)
+    # a proof into a block the tx is no longer in (a reorg since) is proven again
+    have = {
+        txid: p
+        for txid, p in proofs(store, wanted).items()
+        if txid in stored and stored[txid].block_hash == p.block_hash
+    }
     run.proven.update(have)
     todo: list[ConfirmedTx] = []
-    stored = confirmed_txs(store, wanted)
     cache: dict[bytes, _Parsed | None] = {}
     for txid in wanted:
         tx = stored.get(txid)

@@ -23,21 +23,23 @@ import csv
 import hashlib
 import json
 import socket
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from btcwatch.chain.block import parse_header
 from btcwatch.chain.merkle import POW_LIMITS
 from btcwatch.chain.tx import parse_tx
-from btcwatch.errors import BtcwatchError, InputError
+from btcwatch.errors import BtcwatchError, InputError, StoreError
 from btcwatch.prices import PriceTable
 from btcwatch.proofs import check_proof
 from btcwatch.report.bundle import DATABASE, MANIFEST, META, PRICES, RESPONSES, case_txids
 from btcwatch.report.refs import evidence_body, evidence_rows
 from btcwatch.store import Store
 from btcwatch.store.chaindata import load_txs
-from btcwatch.store.proofs import confirmed_txs, headers, proofs
+from btcwatch.store.proofs import StoredHeader, confirmed_txs, headers, proofs
 from btcwatch.store.readonly import open_immutable
 from btcwatch.store.watchstate import watched_outputs
 from btcwatch.verify.figures import recompute
@@ -61,6 +63,7 @@ class VerifyResult:
     figures: int = 0
     txs_total: int = 0
     txs_proven: int = 0
+    heights: dict[str, int] = field(default_factory=dict)  # how each block's height is known
     unproven: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -80,6 +83,7 @@ class VerifyResult:
             "figures_checked": self.figures,
             "txs_proven": self.txs_proven,
             "txs_total": self.txs_total,
+            "heights": dict(sorted(self.heights.items())),
             "unproven": [{"txid": t, "why": w} for t, w in sorted(self.unproven.items())],
             "problems": list(self.problems),
         }
@@ -107,7 +111,12 @@ def verify_bundle(path: Path) -> VerifyResult:
     if not path.is_dir():
         raise InputError(f"{path} is not a folder (give the evidence bundle's folder)")
     with no_network():
-        return _verify(path)
+        try:
+            return _verify(path)
+        except sqlite3.DatabaseError as exc:  # a table dropped or mangled after the quick check
+            raise StoreError(f"cannot read the bundled database: {exc}") from exc
+        except (ValueError, TypeError) as exc:  # e.g. a proof's branch is not JSON any more
+            raise StoreError(f"the bundled database holds malformed data: {exc}") from exc
 
 
 def _sha256(path: Path) -> str:
@@ -233,6 +242,8 @@ def _check_txs(store: Store, txids: set[str], result: VerifyResult) -> None:
         result.problems += compare_raw(txid, raw, row, "the proven raw tx")
         if len(result.problems) == before:
             result.txs_proven += 1
+    _check_header_chain([heads[h] for h in {p.block_hash for p in stored.values()} if h in heads],
+                        result)  # fmt: skip
     result.problems += check_parents(txs)
     if result.case is not None:
         outs = [
@@ -240,6 +251,31 @@ def _check_txs(store: Store, txids: set[str], result: VerifyResult) -> None:
             for o in watched_outputs(store, result.case)
         ]
         result.problems += check_spends(outs, {**txs, **load_txs(store, _spenders(outs, txs))})
+
+
+def _check_header_chain(used: list[StoredHeader], result: VerifyResult) -> None:
+    """Headers at consecutive heights must link by their previous-block hash.
+
+    A height read from a BIP34 coinbase is proven by the block itself; one stated by the
+    explorer is only as good as that link to a neighbour, so both kinds are counted.
+    """
+    by_height: dict[int, list[StoredHeader]] = {}
+    for header in used:
+        by_height.setdefault(header.height, []).append(header)
+        result.heights[header.height_source] = result.heights.get(header.height_source, 0) + 1
+    for height, (header, *more) in sorted(by_height.items()):
+        below = by_height.get(height - 1)
+        if more or not below or len(below) > 1:
+            continue  # a reorg left two blocks at a height: nothing to link
+        try:
+            prev = parse_header(bytes.fromhex(header.header_hex)).prev_hash
+        except (ValueError, BtcwatchError):
+            continue  # a malformed header is reported by the proof check
+        if prev != below[0].hash:
+            result.problems.append(
+                f"block {header.hash} at height {height} does not follow block "
+                f"{below[0].hash} at height {height - 1}: a height is wrong"
+            )
 
 
 def _spenders(outs: list[tuple[str, int, int, str, str | None]], txs: dict[str, Any]) -> list[str]:

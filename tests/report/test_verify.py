@@ -140,6 +140,7 @@ def test_the_bundle_verifies_offline_with_every_tx_proven(world: Any) -> None:
     assert doc["ok"] is True and doc["problems"] == []
     assert doc["txs_total"] > 20 and doc["txs_proven"] == doc["txs_total"]
     assert doc["simulated"] is True and doc["figures_checked"] > 100
+    assert sum(doc["heights"].values()) > 0
     text = cli(Path("unused.db"), "verify", str(world["bundle"])).stdout
     assert text.startswith("OK: ") and "simulated chain" in text
 
@@ -289,6 +290,27 @@ def test_a_swapped_header_is_caught(forged: Path) -> None:
     conn.close()
     _reseal(forged)
     _verify_fails(forged, f"header stored for block {a} hashes to {b}")
+
+
+def test_a_forged_merkle_branch_is_caught(forged: Path) -> None:
+    txid, _ = _a_payment(forged)
+    with _db(forged) as conn:
+        (merkle,) = conn.execute("SELECT merkle FROM tx_proofs WHERE txid = ?", [txid]).fetchone()
+        branch = json.loads(merkle)
+        branch[0] = ("1" if branch[0][0] != "1" else "2") + branch[0][1:]
+        conn.execute("UPDATE tx_proofs SET merkle = ? WHERE txid = ?", [json.dumps(branch), txid])
+    conn.close()
+    _reseal(forged)
+    _verify_fails(forged, f"tx {txid} is not proven: the Merkle branch leads to")
+
+
+def test_a_mangled_table_fails_in_one_line(forged: Path) -> None:
+    with _db(forged) as conn:
+        conn.execute("UPDATE tx_proofs SET merkle = 'not json'")
+    conn.close()
+    _reseal(forged)
+    result = cli(Path("unused.db"), "verify", str(forged), code=1)
+    assert result.stderr.startswith("btcwatch: error: ") and result.stderr.count("\n") == 1
 
 
 def test_a_bundle_missing_a_file_fails(forged: Path) -> None:
