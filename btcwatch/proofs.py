@@ -51,7 +51,7 @@ __all__ = ["ProofRun", "check_proof", "ensure_proofs", "pow_limit_for", "proof_s
 
 def pow_limit_for(network: str, *, simulated: bool = False) -> int:
     """The proof-of-work limit headers are held to (the simulator mines at regtest's)."""
-    return POW_LIMITS["regtest" if simulated else network]
+    return POW_LIMITS["regtest"] if simulated else POW_LIMITS.get(network, POW_LIMITS["mainnet"])
 
 
 def check_proof(proof: StoredProof, header: StoredHeader | None, pow_limit: int) -> str | None:
@@ -94,7 +94,7 @@ def proof_status(store: Store, txids: Iterable[str], network: str) -> dict[str, 
     stored = proofs(store, wanted)
     heads = headers(store, {p.block_hash for p in stored.values()})
     known = confirmed_txs(store, wanted)
-    limit = POW_LIMITS.get(network, POW_LIMITS["mainnet"])
+    limit = pow_limit_for(network)
     status: dict[str, str] = {}
     for txid in wanted:
         proof = stored.get(txid)

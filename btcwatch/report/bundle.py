@@ -194,9 +194,12 @@ def _readme(
         "     branch against a block header that meets its proof-of-work target, and recomputes",
         "     every figure of report.json. Exit 0: everything holds; exit 1: it lists each",
         "     difference. The manifest alone cannot catch a forger who rewrites it; step 2 can.",
-        "  3. Reproduce the numbers from the recorded answers only:",
-        "        btcwatch --db COPY.sqlite trace --case CASE --explorer replay:THIS_FOLDER",
-        "        btcwatch --db COPY.sqlite report --case CASE --format json",
+        "  3. Reproduce the numbers from the recorded answers only: in a new database, create",
+        "     the case and add its addresses and demands (as report.json lists them), then run",
+        "        btcwatch --db NEW.db watch --case CASE --once --explorer replay:THIS_FOLDER",
+        "        btcwatch --db NEW.db trace --case CASE --explorer replay:THIS_FOLDER --json",
+        "        btcwatch --db NEW.db report --case CASE --format json",
+        "     Anything the original run did not ask fails with 'not recorded in the bundle'.",
         "",
     ]
     return "\n".join(lines)

@@ -30,11 +30,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from btcwatch.chain.block import parse_header
-from btcwatch.chain.merkle import POW_LIMITS
 from btcwatch.chain.tx import parse_tx
 from btcwatch.errors import BtcwatchError, InputError, StoreError
 from btcwatch.prices import PriceTable
-from btcwatch.proofs import check_proof
+from btcwatch.proofs import check_proof, pow_limit_for
 from btcwatch.report.bundle import DATABASE, MANIFEST, META, PRICES, RESPONSES, case_txids
 from btcwatch.report.refs import evidence_body, evidence_rows
 from btcwatch.store import Store
@@ -180,9 +179,7 @@ def _check_responses(root: Path, store: Store, result: VerifyResult) -> None:
 
 
 def _limit(result: VerifyResult) -> int:
-    if result.simulated:
-        return POW_LIMITS["regtest"]
-    return POW_LIMITS.get(result.network or "mainnet", POW_LIMITS["mainnet"])
+    return pow_limit_for(result.network or "mainnet", simulated=result.simulated)
 
 
 def _check_txs(store: Store, txids: set[str], result: VerifyResult) -> None:
