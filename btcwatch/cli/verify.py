@@ -21,6 +21,9 @@ def verify(
     else:
         for problem in result.problems:
             typer.echo(f"FAIL {problem}")
+        waiting = [t for t, why in sorted(result.unproven.items()) if why == "unconfirmed"]
+        for txid in waiting:
+            typer.echo(f"note tx {txid} was unconfirmed when bundled: nothing to prove yet")
         sim = " (simulated chain: regtest proof of work)" if result.simulated else ""
         typer.echo(
             f"{'OK' if result.ok else 'NOT OK'}: {result.files} files, "
