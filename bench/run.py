@@ -27,6 +27,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import bench_block_scan  # noqa: E402
+import bench_proofs  # noqa: E402
 import bench_push_latency  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_sim_mainnet  # noqa: E402
@@ -35,7 +36,7 @@ import bench_watch_cost  # noqa: E402
 from bench_watch_cost import Table  # noqa: E402
 
 DOC = REPO / "docs" / "benchmarks.md"
-NAMES = ("watch", "blocks", "trace", "scale", "sim", "push")
+NAMES = ("watch", "blocks", "trace", "scale", "sim", "push", "proofs")
 
 
 def machine() -> list[tuple[str, str]]:
@@ -118,6 +119,9 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Table]]]:
     def sim() -> list[Table]:
         return [bench_sim_mainnet.run(blocks=2 if quick else 5)]
 
+    def proofs() -> list[Table]:
+        return [bench_proofs.run([300] if quick else [300, 1_000])]
+
     def push() -> list[Table]:
         return [bench_push_latency.run(samples=8 if quick else 20)]
 
@@ -128,6 +132,7 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Table]]]:
         "scale": scale,
         "sim": sim,
         "push": push,
+        "proofs": proofs,
     }
 
 

@@ -34,8 +34,10 @@ from btcwatch.export.flowgraph import run_graph
 from btcwatch.followup import follow_up
 from btcwatch.intake import create_case, import_files
 from btcwatch.prices import PriceTable
+from btcwatch.proofs import ensure_proofs
 from btcwatch.providers.factory import make_provider
-from btcwatch.report import build_report, render_report
+from btcwatch.report import build_report, render_report, write_bundle
+from btcwatch.report.bundle import case_txids
 from btcwatch.resources import data_file
 from btcwatch.sim import SimChain, SimServer
 from btcwatch.sim.prices import scenario_prices, set_prices
@@ -122,6 +124,12 @@ async def replay(
         final = await follow_up(store, provider, [CASE], log=log, prices=prices)
         record_events(store, final.events, [s.spec for s in sinks])
         await deliver(store, sinks)
+        # Inclusion proofs while the explorer is up, so the evidence bundle verifies offline.
+        from btcwatch.store.traces import latest_run
+
+        run = latest_run(store, CASE)
+        txids = case_txids(store, CASE, run.id if run else None)
+        await ensure_proofs(store, txids, provider=provider, log=log)
         return cycles, provider.requests
     finally:
         await provider.aclose()
@@ -167,6 +175,8 @@ def run_demo(
             )
             result.files[f"report_{fmt}"] = out / name
         result.summary["facts"] = build_report(store, CASE, prices=prices).summary
+        bundle = write_bundle(store, CASE, out / "evidence", prices=prices, simulated=True)
+        result.files["evidence"] = bundle.path
         result.summary["truth"] = scenario.ground_truth()
     return result
 

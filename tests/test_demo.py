@@ -13,6 +13,7 @@ from btcwatch.resources import data_file
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
 from btcwatch.store.events import list_events
+from btcwatch.verify import verify_bundle
 
 
 def test_shipped_demo_files_match_the_scenario() -> None:
@@ -30,8 +31,12 @@ def test_demo_runs_twice_with_the_same_numbers(tmp_path: Path) -> None:
     for name, sats in truth["exchange_totals"].items():
         assert abs(exchanges[name] - sats) <= sats / 100
     assert trace["coinjoins"] == [truth["coinjoin_txid"]]
-    for key in ("html", "graphml", "gexf", "report_md", "report_html"):
+    for key in ("html", "graphml", "gexf", "report_md", "report_html", "evidence"):
         assert first.files[key].exists()
+    # issue 13: the demo's bundle verifies with the simulator stopped, every tx proven
+    checked = verify_bundle(first.files["evidence"])
+    assert checked.ok, checked.problems
+    assert checked.txs_total > 50 and checked.txs_proven == checked.txs_total
     paid = [p for p in truth["payments"] if p["kind"] != "rbf_replaced"]
     facts = first.summary["facts"]
     assert facts.count == len(paid)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch import __version__
-from btcwatch.cli import cases, demo, export, prices, report, sim, tags, trace, watch
+from btcwatch.cli import cases, demo, export, prices, report, sim, tags, trace, verify, watch
 from btcwatch.cli.context import BtcwatchGroup, State
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.add_typer(tags.tags_app, name="tags")
 app.command("export")(export.export)
 app.command("report")(report.report)
 app.command("evidence")(report.evidence)
+app.command("verify")(verify.verify)
 app.add_typer(sim.app, name="sim")
 app.add_typer(prices.app, name="prices")
 app.command("demo")(demo.demo)

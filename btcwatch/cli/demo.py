@@ -56,7 +56,7 @@ def _print_summary(result: DemoResult, seconds: float) -> None:
         f"btcwatch demo finished in {seconds:.0f}s: {result.cycles} watch cycles, "
         f"{result.requests} explorer requests to the simulator"
     )
-    for key in ("report_md", "report_html", "html", "graphml", "gexf"):
+    for key in ("report_md", "report_html", "html", "graphml", "gexf", "evidence"):
         if key in result.files:
             typer.echo(f"  {key:12} {result.files[key]}")
     facts = summary.get("facts")

@@ -16,6 +16,7 @@ from btcwatch.errors import InputError
 from btcwatch.prices import PriceTable
 from btcwatch.prices.book import day_start, hour_start
 from btcwatch.providers.prices import OFFLINE, parse_price_specs
+from btcwatch.store.db import must_stay_untouched
 from btcwatch.store.prices import price_disagreements
 from btcwatch.valuation import PriceSettings, Valuer
 from btcwatch.watch.revalue import refresh_fiat, unvalued_events
@@ -176,8 +177,8 @@ class _progress:
 def value_unvalued(ctx: typer.Context, flag: Sequence[str], case: str | None) -> int:
     """Before a report: value the case's payments still without a price (none: no request)."""
     st = state(ctx)
-    if not unvalued_events(st.store(), case):
-        return 0
+    if must_stay_untouched(st.settings().db) or not unvalued_events(st.reader(), case):
+        return 0  # nothing to value, or a database that must stay as it is (a bundle's)
     valuer = Valuer(price_settings(st.settings(), flag), st.store())
 
     async def value() -> int:

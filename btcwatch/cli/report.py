@@ -7,12 +7,19 @@ from pathlib import Path
 
 import typer
 
-from btcwatch.cli.context import info, state
+from btcwatch.cli.context import State, info, run_async, state
+from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.cli.prices import PricesOption, value_unvalued
 from btcwatch.errors import InputError
 from btcwatch.fileio import write_atomic
 from btcwatch.prices import PriceTable
+from btcwatch.proofs import ProofRun, ensure_proofs, known_proofs
 from btcwatch.report import FORMATS, check_format, render_report, write_bundle
+from btcwatch.report.bundle import case_txids, check_target
+from btcwatch.report.gather import pick_run
+from btcwatch.store.cases import get_case
+from btcwatch.store.db import must_stay_untouched
+from btcwatch.store.evidence import EvidenceLog
 from btcwatch.text import safe_terminal_text
 
 
@@ -65,16 +72,71 @@ def evidence(
     trace_id: int | None = typer.Option(
         None, "--trace", help="Bundle this trace run (default: the case's latest finished one)."
     ),
+    explorer: list[str] = ExplorerOption,
+    proxy: str | None = ProxyOption,
+    offline: bool = typer.Option(
+        False, "--offline", help="Fetch no missing Merkle proofs (they show as not proven)."
+    ),
+    simulated: bool = typer.Option(
+        False, "--simulated", help="The case ran on btcwatch's simulator (regtest proof of work)."
+    ),
     prices: list[str] = PricesOption,
 ) -> None:
-    """Write an evidence bundle: reports, graphs, database copy, raw responses, checksums."""
-    value_unvalued(ctx, prices, case)
+    """Write an evidence bundle: reports, graphs, database copy, raw responses, proofs."""
+    st = state(ctx)
+    # A bundle's database (or one this process cannot write) is read as it is: no proof is
+    # derived, fetched or stored, no price filled in, so the file stays byte-identical.
+    sealed = must_stay_untouched(st.settings().db)
+    if not sealed:
+        value_unvalued(ctx, prices, case)
+    store = st.reader() if sealed else st.store()
+    get_case(store, case)
+    check_target(output)
+    run = pick_run(store, case, trace_id)
+    txids = case_txids(store, case, run.id if run else None)
+    if sealed:
+        proven = known_proofs(store, txids)
+    else:
+        proven = run_async(lambda: _prove(st, txids, offline, explorer, proxy))
     bundle = write_bundle(
-        state(ctx).reader(), case, output, prices=PriceTable.load_default(), run_id=trace_id
+        store,
+        case,
+        output,
+        prices=PriceTable.load_default(),
+        run_id=trace_id,
+        simulated=simulated,
     )
     typer.echo(str(bundle.path))
     trace = f"trace run {bundle.run_id}" if bundle.run_id is not None else "no trace"
     info(
         f"{len(bundle.files)} files, {bundle.responses} raw responses, {trace}; "
-        f"verify with: cd {bundle.path} && sha256sum -c MANIFEST.sha256"
+        f"{len(proven.proven)} of {len(txids)} transactions proven in a block"
+        + (
+            f" ({len(proven.unproven)} not: e.g. {_first(proven.unproven)})"
+            if proven.unproven
+            else ""
+        )
+        + f"; verify with: btcwatch verify {bundle.path}"
+        + f" (or: cd {bundle.path} && sha256sum -c MANIFEST.sha256)"
     )
+
+
+def _first(unproven: dict[str, str]) -> str:
+    txid = min(unproven)
+    return f"{txid[:16]}… {unproven[txid]}"
+
+
+async def _prove(
+    st: State, txids: set[str], offline: bool, explorer: list[str], proxy: str | None
+) -> ProofRun:
+    """Missing Merkle proofs, from stored raw blocks and (unless offline) the explorer."""
+    store = st.store()
+    if offline:
+        return await ensure_proofs(store, txids)
+    settings = st.settings(explorer=tuple(explorer) or None, proxy=proxy)
+    log = EvidenceLog()
+    provider = open_provider(settings, log)
+    try:
+        return await ensure_proofs(store, txids, provider=provider, log=log)
+    finally:
+        await provider.aclose()

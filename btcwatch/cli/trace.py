@@ -13,8 +13,9 @@ from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import InputError
 from btcwatch.money import format_btc, parse_amount
+from btcwatch.proofs import ensure_proofs
 from btcwatch.store.evidence import EvidenceLog
-from btcwatch.store.traces import get_run, list_runs
+from btcwatch.store.traces import get_run, list_runs, run_txids
 from btcwatch.trace.follow import DEFAULT_STOP_AT, TraceParams
 from btcwatch.trace.service import run_trace
 from btcwatch.valuation import Valuer
@@ -88,7 +89,7 @@ def _trace_and_show(
         provider = open_provider(settings, log)
         valuer = Valuer(price_settings(settings, prices), st.store())
         try:
-            _, _, summary = await run_trace(
+            run_id, _, summary = await run_trace(
                 st.store(),
                 provider,
                 params,
@@ -96,6 +97,10 @@ def _trace_and_show(
                 targets=targets,
                 log=log,
                 prices=valuer,
+            )
+            # Trace end is when the explorer is known to answer: prove what the run relies on.
+            await ensure_proofs(
+                st.store(), run_txids(st.store(), run_id), provider=provider, log=log
             )
         finally:
             await provider.aclose()

@@ -18,7 +18,7 @@ from btcwatch.cli.context import (
     state,
     table,
 )
-from btcwatch.cli.network import ExplorerOption, ProxyOption
+from btcwatch.cli.network import ExplorerOption, ProxyOption, replay_factory
 from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
@@ -117,7 +117,12 @@ def watch(
         raise InputError(f"--hot-set must be 0 or more addresses, not {settings.hot_set}")
     # Bad --alert or --explorer values fail here, before anything is touched.
     make_sinks(alert or ["stderr"], settings)
-    explorers = [name for spec in settings.explorers for name in parse_explorer_list(spec)]
+    factory = replay_factory(settings.explorers)
+    explorers = (
+        list(settings.explorers)
+        if factory is not None
+        else [name for spec in settings.explorers for name in parse_explorer_list(spec)]
+    )
     if cross_check and len(set(explorers)) < 2:
         raise InputError("--cross-check needs two explorers: give --explorer twice")
     if case is not None:
@@ -164,7 +169,15 @@ def watch(
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed, on_note=info)
+    reports = run_watch(
+        settings.db,
+        run,
+        settings,
+        on_report=show,
+        on_error=failed,
+        on_note=info,
+        provider_factory=factory,
+    )
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from btcwatch.chain.address import Address, script_to_address
+from btcwatch.chain.merkle import MerkleBranch
 from btcwatch.chain.network import Network
 from btcwatch.errors import BadResponse, InputError, ProviderError
 from btcwatch.model import (
@@ -63,6 +64,7 @@ class Capability(StrEnum):
     MEMPOOL = "mempool"  # the full list of mempool txids
     ADDRESS_MEMPOOL = "address_mempool"  # one address's unconfirmed txs
     MULTIADDR = "multiaddr"  # many addresses' stats in one request
+    MERKLE_PROOF = "merkle_proof"  # /tx/:txid/merkle-proof and /block/:hash/header
 
 
 class NotSupported(ProviderError):
@@ -120,6 +122,14 @@ class Provider(ABC):
 
     async def outspends(self, txid: str) -> list[OutSpend]:
         raise self.not_supported("outspends")
+
+    async def merkle_proof(self, txid: str) -> tuple[int, MerkleBranch]:
+        """The confirmed tx's block height and Merkle branch (NotFound while unconfirmed)."""
+        raise self.not_supported("merkle_proof")
+
+    async def block_header(self, block_hash: str) -> bytes:
+        """The 80-byte header of a block, checked to hash to ``block_hash``."""
+        raise self.not_supported("block_header")
 
     async def outspends_many(self, txids: Sequence[str]) -> dict[str, list[OutSpend]]:
         """Outspends of many txs; this default asks one tx at a time, a few concurrently."""

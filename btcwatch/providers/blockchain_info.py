@@ -400,7 +400,12 @@ class BlockchainInfoProvider(Provider):
         self.network = network
         self.capabilities = frozenset(
             set(Capability)
-            - {Capability.OUTSPENDS_BATCH, Capability.MEMPOOL, Capability.ADDRESS_MEMPOOL}
+            - {
+                Capability.OUTSPENDS_BATCH,
+                Capability.MEMPOOL,
+                Capability.ADDRESS_MEMPOOL,
+                Capability.MERKLE_PROOF,
+            }
         )
         self._http = HttpClient(
             name,

@@ -16,10 +16,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from btcwatch.chain.block import parse_header
+from btcwatch.chain.merkle import MerkleBranch, parse_esplora_proof
 from btcwatch.chain.network import MAINNET, Network
 from btcwatch.chain.scan import scan_block
 from btcwatch.chain.tx import parse_tx as parse_raw_tx
-from btcwatch.errors import BadResponse, ParseError, ProviderError, RateLimited, Unavailable
+from btcwatch.errors import (
+    BadResponse,
+    InputError,
+    ParseError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+)
 from btcwatch.model import (
     AddressStats,
     BlockInfo,
@@ -238,6 +247,13 @@ def _decode_tx_hex(body: bytes) -> bytes:
     return raw
 
 
+def _decode_header(body: bytes) -> bytes:
+    raw = bytes.fromhex(decode_text(body))
+    if len(raw) != 80:
+        raise ValueError(f"a block header is 80 bytes, got {len(raw)}")
+    return raw
+
+
 def _decode_block(body: bytes) -> bytes:
     try:
         scan_block(body, (), ())  # one pass: structure, merkle root and proof of work
@@ -401,6 +417,27 @@ class EsploraProvider(Provider):
         got = parse_raw_tx(raw).txid
         if got != wanted:
             raise self._mismatch(path, f"raw tx {got}")
+        return raw
+
+    async def merkle_proof(self, txid: str) -> tuple[int, MerkleBranch]:
+        path = f"/tx/{check_txid(txid)}/merkle-proof"
+
+        def parse(obj: object) -> tuple[int, MerkleBranch]:
+            try:
+                return parse_esplora_proof(obj)
+            except InputError as exc:
+                raise BadResponse(f"bad response: {exc}", provider=self.name) from None
+
+        proof: tuple[int, MerkleBranch] = await self._json(path, parse)
+        return proof
+
+    async def block_header(self, block_hash: str) -> bytes:
+        wanted = check_block_hash(block_hash)
+        path = f"/block/{wanted}/header"
+        raw: bytes = await self._http.get(path, _decode_header)
+        got = parse_header(raw).hash
+        if got != wanted:
+            raise self._mismatch(path, f"a header hashing to {got}")
         return raw
 
     async def outspends(self, txid: str) -> list[OutSpend]:

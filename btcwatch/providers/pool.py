@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
+from btcwatch.chain.merkle import MerkleBranch
 from btcwatch.errors import ConfigError, NotFound, ProviderError
 from btcwatch.model import (
     AddressStats,
@@ -242,6 +243,16 @@ class ProviderPool(Provider):
 
     async def tx_raw(self, txid: str) -> bytes:
         return await self._route(Capability.TX_RAW, "tx_raw", lambda p: p.tx_raw(txid))
+
+    async def merkle_proof(self, txid: str) -> tuple[int, MerkleBranch]:
+        return await self._route(
+            Capability.MERKLE_PROOF, "merkle_proof", lambda p: p.merkle_proof(txid)
+        )
+
+    async def block_header(self, block_hash: str) -> bytes:
+        return await self._route(
+            Capability.MERKLE_PROOF, "block_header", lambda p: p.block_header(block_hash)
+        )
 
     async def outspends(self, txid: str) -> list[OutSpend]:
         return await self._checked(

@@ -15,22 +15,26 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from btcwatch import __version__
 from btcwatch.errors import InputError, StoreError
 from btcwatch.export import export_graph
 from btcwatch.export.flowgraph import run_graph
-from btcwatch.prices import PriceTable
+from btcwatch.prices import DEFAULT_FILE, PriceTable
 from btcwatch.report.gather import build_report, pick_run
 from btcwatch.report.html import render_html
 from btcwatch.report.jsonfmt import render_json
 from btcwatch.report.markdown import render_markdown
 from btcwatch.report.picture import flow_svg
 from btcwatch.report.refs import EvidenceIndex, evidence_body, evidence_rows
+from btcwatch.resources import data_file
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
@@ -49,6 +53,9 @@ GRAPH_FILES = (
 )
 SVG_FILE = "graph/flow.svg"
 INDEX_COLUMNS = ("id", "provider", "url", "fetched_at", "status", "sha256", "file")
+#: What produced the bundle and how to re-check it (read by ``btcwatch verify``).
+META = "bundle.json"
+PRICES = "prices/prices.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +84,18 @@ def _suffix(body: bytes) -> str:
     return ".txt"
 
 
-def _case_evidence_ids(store: Store, case: str, run_id: int | None) -> set[int]:
-    """Every response behind the case's events and the traced transactions."""
+def case_txids(store: Store, case: str, run_id: int | None) -> set[str]:
+    """Every transaction the case relies on: its events' and the traced run's."""
     txids = {e["txid"] for e in list_events(store, case=case) if e["txid"]}
     if run_id is not None:
         for table in ("trace_txs", "trace_sources"):
             txids.update(r["txid"] for r in run_rows(store, run_id, table))
-    return set(EvidenceIndex(store).refs(*sorted(txids)))
+    return txids
+
+
+def _case_evidence_ids(store: Store, case: str, run_id: int | None) -> set[int]:
+    """Every response behind the case's events and the traced transactions."""
+    return set(EvidenceIndex(store).refs(*sorted(case_txids(store, case, run_id))))
 
 
 def _write_responses(store: Store, root: Path, ids: Iterable[int]) -> int:
@@ -114,7 +126,22 @@ def _copy_database(store: Store, target: Path) -> None:
         raise StoreError(f"cannot copy the database into {target}: {exc}") from exc
 
 
-def _readme(case: str, generated_at: str | None, run_id: int | None, svg: bool) -> str:
+def build_commit() -> str:
+    """The git commit of this btcwatch checkout, or "unknown" for an installed release."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    text = done.stdout.strip()
+    return text if done.returncode == 0 and len(text) == 40 else "unknown"
+
+
+def _readme(
+    case: str, generated_at: str | None, run_id: int | None, svg: bool, meta: dict[str, object]
+) -> str:
     trace = (
         f"The graph files show trace run {run_id} of the case."
         if run_id is not None
@@ -139,15 +166,40 @@ def _readme(case: str, generated_at: str | None, run_id: int | None, svg: bool) 
         "        the raw responses the facts rest on, byte for byte as the explorer sent them;",
         f"        {RESPONSES}/index.csv lists id, explorer, URL, time fetched, HTTP status,",
         "        SHA-256 and file (empty when only the hash was archived)",
+        f"  {PRICES}   the price table the fiat figures were computed with",
+        f"  {META}         what produced this bundle (btcwatch version and commit)",
         f"  {MANIFEST}     the SHA-256 of every other file",
         "",
         trace,
         "",
+        f"Produced by btcwatch {meta['btcwatch_version']} (commit {meta['btcwatch_commit']}).",
+        *(
+            [
+                "The case ran on btcwatch's simulated chain: its blocks carry regtest proof of",
+                "work, and `btcwatch verify` holds them to that limit and says so.",
+            ]
+            if meta.get("simulated")
+            else []
+        ),
+        "",
         "How to verify",
-        "  In this folder run:   sha256sum -c MANIFEST.sha256",
-        "  (macOS: shasum -a 256 -c MANIFEST.sha256). Every line must end in OK.",
-        "  A response's SHA-256 appears in its file name, in index.csv, in the report's evidence",
-        "  table and in the database's evidence table; `sha256sum responses/E12-*` recomputes it.",
+        "  1. Files unchanged since export. In this folder run:   sha256sum -c MANIFEST.sha256",
+        "     (macOS: shasum -a 256 -c MANIFEST.sha256). Every line must end in OK.",
+        "     A response's SHA-256 appears in its file name, in index.csv, in the report's",
+        "     evidence table and in the database's evidence table.",
+        "  2. The facts themselves, offline (no network connection is opened):",
+        "        btcwatch verify THIS_FOLDER            (add --json for machine-readable output)",
+        "     It re-checks the manifest, re-parses every raw explorer answer against the database",
+        "     rows made from it, recomputes every txid from raw bytes and proves it by its Merkle",
+        "     branch against a block header that meets its proof-of-work target, and recomputes",
+        "     every figure of report.json. Exit 0: everything holds; exit 1: it lists each",
+        "     difference. The manifest alone cannot catch a forger who rewrites it; step 2 can.",
+        "  3. Reproduce the numbers from the recorded answers only: in a new database, create",
+        "     the case and add its addresses and demands (as report.json lists them), then run",
+        "        btcwatch --db NEW.db watch --case CASE --once --explorer replay:THIS_FOLDER",
+        "        btcwatch --db NEW.db trace --case CASE --explorer replay:THIS_FOLDER --json",
+        "        btcwatch --db NEW.db report --case CASE --format json",
+        "     Anything the original run did not ask fails with 'not recorded in the bundle'.",
         "",
     ]
     return "\n".join(lines)
@@ -172,6 +224,8 @@ def _fill(
     prices: PriceTable | None,
     run_id: int | None,
     generated_at: str | None,
+    simulated: bool = False,
+    price_file: Path | None = None,
 ) -> tuple[int | None, int]:
     run = pick_run(store, case, run_id)
     graph = run_graph(store, run.id, prices) if run is not None else None
@@ -199,12 +253,29 @@ def _fill(
     )
     (root / "report.json").write_text(render_json(report), encoding="utf-8")
     _copy_database(store, root / DATABASE)
+    if prices is not None:  # the table the fiat figures were computed with
+        (root / "prices").mkdir()
+        shutil.copyfile(price_file or data_file(*DEFAULT_FILE), root / PRICES)
+    meta: dict[str, object] = {
+        "format": "btcwatch-evidence-bundle",
+        "version": 1,
+        "btcwatch_version": __version__,
+        "btcwatch_commit": build_commit(),
+        "case": case,
+        "network": get_case(store, case).network,
+        "simulated": simulated,
+        "trace_run_id": run.id if run else None,
+        "generated_at": generated_at,
+        "prices_source": prices.source if prices is not None else None,
+    }
+    (root / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     cited = {e.id for e in report.evidence} | _case_evidence_ids(
         store, case, run.id if run else None
     )
     count = _write_responses(store, root, cited)
     (root / "README.txt").write_text(
-        _readme(case, generated_at, run.id if run else None, svg is not None), encoding="utf-8"
+        _readme(case, generated_at, run.id if run else None, svg is not None, meta),
+        encoding="utf-8",
     )
     return (run.id if run else None), count
 
@@ -217,8 +288,14 @@ def write_bundle(
     prices: PriceTable | None = None,
     run_id: int | None = None,
     generated_at: str | None = None,
+    simulated: bool = False,
+    price_file: Path | None = None,
 ) -> Bundle:
-    """Write the bundle folder ``out`` (missing or empty); InputError when it holds anything."""
+    """Write the bundle folder ``out`` (missing or empty); InputError when it holds anything.
+
+    ``simulated`` marks a case run on btcwatch's simulator (regtest proof of work);
+    ``price_file`` is the CSV ``prices`` was read from (default: the shipped table).
+    """
     get_case(store, case)
     check_target(out)
     if not out.parent.is_dir():
@@ -229,7 +306,14 @@ def write_bundle(
     partial.mkdir()
     try:
         used_run, responses = _fill(
-            store, case, partial, prices=prices, run_id=run_id, generated_at=generated_at
+            store,
+            case,
+            partial,
+            prices=prices,
+            run_id=run_id,
+            generated_at=generated_at,
+            simulated=simulated,
+            price_file=price_file,
         )
         (partial / MANIFEST).write_text(_manifest(partial), encoding="utf-8")
         check_target(out)

@@ -223,3 +223,5 @@ class CaseReport:
     price_sources: tuple[str, ...]
     evidence: tuple[EvidenceRow, ...]
     graph_files: tuple[str, ...] = ()
+    #: (txid, "proven in block H" | "not proven (why)") for every transaction the report names
+    proofs: tuple[tuple[str, str], ...] = ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from btcwatch.errors import InputError
 from btcwatch.prices import PriceTable
+from btcwatch.proofs import proof_status
 from btcwatch.report.facts import CaseReport, FreezeRequest, Refs, TraceFacts
 from btcwatch.report.flows import freeze_requests, trace_facts
 from btcwatch.report.payments import demand_groups, gather_payments, gather_timeline, summarise
@@ -15,7 +16,7 @@ from btcwatch.report.refs import EvidenceIndex, evidence_rows
 from btcwatch.store import Store
 from btcwatch.store.cases import count_addresses, get_case, list_addresses
 from btcwatch.store.events import get_state, list_events
-from btcwatch.store.traces import TraceRun, get_run, latest_run
+from btcwatch.store.traces import TraceRun, get_run, latest_run, run_rows
 from btcwatch.trace.service import reopen
 
 
@@ -76,6 +77,10 @@ def build_report(
             else []
         )
     )
+    named = {p.txid for p in payments} | {e.txid for e in timeline if e.txid}
+    if run is not None:
+        for table in ("trace_txs", "trace_sources"):
+            named.update(r["txid"] for r in run_rows(store, run.id, table))
     return CaseReport(
         case=info,
         generated_at=generated_at,
@@ -91,4 +96,5 @@ def build_report(
         price_sources=tuple(sorted(price_sources)),
         evidence=evidence_rows(store, cited),
         graph_files=graph_files,
+        proofs=tuple(sorted(proof_status(store, named, info.network).items())),
     )

@@ -335,6 +335,23 @@ def _evidence(r: CaseReport) -> str:
     )
 
 
+def _proofs(r: CaseReport) -> str:
+    if not r.proofs:
+        return ""
+    proven = sum(1 for _, status in r.proofs if status.startswith("proven"))
+    rows = "".join(
+        f'<tr><td class="mono">{esc(txid)}</td><td>{esc(status)}</td></tr>'
+        for txid, status in r.proofs
+    )
+    return (
+        f"<h2>Inclusion proofs</h2><p>{proven} of {len(r.proofs)} transactions named above are "
+        "proven in a block: their raw bytes hash to the txid, whose Merkle branch leads to a "
+        "block header that meets its proof-of-work target.</p>"
+        "<table><thead><tr><th>Transaction</th><th>Proof</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
 def render_html(r: CaseReport, *, svg: str | None = None, svg_note: str = "") -> str:
     """The page; ``svg`` is the flow picture (Graphviz output) or None with ``svg_note``."""
     c = r.case
@@ -360,6 +377,15 @@ def render_html(r: CaseReport, *, svg: str | None = None, svg_note: str = "") ->
         else f"<h2>Where the money went</h2><p>{esc(t.no_trace_line(c.name))}</p>"
     )
     body = "".join(
-        [*intro, _summary(r), _payments(r), _timeline(r), trace, _freeze(r), _evidence(r)]
+        [
+            *intro,
+            _summary(r),
+            _payments(r),
+            _timeline(r),
+            trace,
+            _freeze(r),
+            _proofs(r),
+            _evidence(r),
+        ]
     )
     return f"{head}\n{body}\n</body></html>\n"

@@ -35,6 +35,7 @@ times as ISO 8601 UTC strings, ``null`` when unknown; ``evidence`` lists are evi
     graph_files       [path]  (in an evidence bundle, relative to the bundle)
     price_sources     [string]
     evidence          [{id, ref, provider, url, fetched_at, status, sha256, body_kept}]
+    proofs            [{txid, status}]  status: "proven in block H" | "not proven (why)"
 """
 
 from __future__ import annotations
@@ -251,6 +252,7 @@ def to_json(r: CaseReport) -> dict[str, Any]:
             }
             for e in r.evidence
         ],
+        "proofs": [{"txid": txid, "status": status} for txid, status in r.proofs],
     }
 
 

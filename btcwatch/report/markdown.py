@@ -282,6 +282,22 @@ def _evidence(r: CaseReport) -> list[str]:
     return [*lines, ""]
 
 
+def _proofs(r: CaseReport) -> list[str]:
+    if not r.proofs:
+        return []
+    proven = sum(1 for _, status in r.proofs if status.startswith("proven"))
+    lines = [
+        "## Inclusion proofs",
+        "",
+        f"{proven} of {len(r.proofs)} transactions named above are proven in a block: their "
+        "raw bytes hash to the txid, whose Merkle branch leads to a block header that meets its "
+        "proof-of-work target (`btcwatch verify` re-checks this offline).",
+        "",
+    ]
+    lines += _table(["Transaction", "Proof"], [[txid, status] for txid, status in r.proofs])
+    return [*lines, ""]
+
+
 def render_markdown(r: CaseReport) -> str:
     """The whole report; the same report always gives the same text."""
     c = r.case
@@ -299,5 +315,5 @@ def render_markdown(r: CaseReport) -> str:
         if r.trace
         else ["## Where the money went", "", md(t.no_trace_line(c.name)), ""]
     )
-    lines += _freeze(r) + _evidence(r)
+    lines += _freeze(r) + _proofs(r) + _evidence(r)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError
-from btcwatch.sim import esplora
+from btcwatch.sim import esplora, proofs
 from btcwatch.sim.chain import AddressRecord, SimChain, TxEntry
 from btcwatch.sim.faults import FaultKind, Faults, RateLimiter, parse_kinds
 from btcwatch.sim.noise import add_unrelated_mempool
@@ -332,6 +332,7 @@ class SimServer:
         get("/tx/:txid/raw", lambda r: Reply.binary(self._tx(r).raw))
         get("/tx/:txid/status", lambda r: Reply.json(esplora.status_json(self.chain, self._tx(r))))
         get("/tx/:txid/outspends", self._outspends)
+        proofs.add_routes(self)
         get("/tx/:txid/outspend/:vout", self._outspend)
         get("/txs/outspends", self._bulk_outspends)
         self._add("POST", "/tx", self._broadcast)

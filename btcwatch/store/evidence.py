@@ -8,6 +8,7 @@ match) keep only their hash, so a year of block scanning does not archive the wh
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,8 +44,11 @@ def index_by_txid(
     not contain hex txids).
     """
     direct: dict[str, int] = {}
+    contained: dict[str, int] = {}
     mentioned: dict[str, int] = {}
     for ev_id, ev in items:
+        for txid in _contained_txids(ev):
+            contained.setdefault(txid, ev_id)
         for txid in raw_blocks.get(ev.url, ()):
             mentioned.setdefault(txid, ev_id)
         marker = "/tx/"
@@ -54,7 +58,23 @@ def index_by_txid(
         if ev.status == 200 and len(ev.body) <= KEEP_BODY_LIMIT:
             for match in _HEX64.findall(ev.body):
                 mentioned.setdefault(match.decode(), ev_id)
-    return {**mentioned, **direct}
+    return {**mentioned, **contained, **direct}
+
+
+def _contained_txids(ev: Evidence) -> list[str]:
+    """txids of the transactions a JSON answer holds (not those it merely mentions as inputs)."""
+    if ev.status != 200 or ev.body[:1] not in (b"{", b"[") or len(ev.body) > KEEP_BODY_LIMIT:
+        return []
+    try:
+        obj = json.loads(ev.body)
+    except ValueError:
+        return []
+    items = obj if isinstance(obj, list) else [obj]
+    return [
+        item["txid"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("txid"), str) and "vin" in item
+    ]
 
 
 def keep_body(ev: Evidence, interesting_urls: set[str]) -> bool:
@@ -68,8 +88,12 @@ def store_with_evidence(
     interesting_urls: set[str] | None = None,
     raw_blocks: dict[str, list[str]] | None = None,
 ) -> None:
-    """Archive the drained responses, then store each tx pointing at the one it came from."""
-    items = log.drain() if log else []
+    """Archive the drained responses, then store each tx pointing at the one it came from.
+
+    Responses are archived in URL order, not arrival order: concurrent requests finish in any
+    order, and a replay of the same requests must give every response the same evidence id.
+    """
+    items = sorted(log.drain(), key=lambda ev: ev.url) if log else []
     keep = interesting_urls or set()
     with store.write():
         saved = [(save_evidence(store, ev, keep_body=keep_body(ev, keep)), ev) for ev in items]

@@ -274,3 +274,32 @@ def m006_price_cache(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m008_tx_proofs(db: Database) -> None:
+    """Inclusion proofs: raw tx bytes, Merkle branch and the 80-byte header they lead to."""
+    db.executescript(
+        """
+        CREATE TABLE block_headers (
+            hash TEXT PRIMARY KEY,
+            height INTEGER NOT NULL,
+            header_hex TEXT NOT NULL,
+            height_source TEXT NOT NULL,
+            evidence_id INTEGER REFERENCES evidence(id),
+            stored_at TEXT NOT NULL
+        );
+        CREATE TABLE tx_proofs (
+            txid TEXT PRIMARY KEY,
+            block_hash TEXT NOT NULL,
+            block_height INTEGER NOT NULL,
+            pos INTEGER NOT NULL,
+            merkle TEXT NOT NULL,
+            raw_hex TEXT NOT NULL,
+            source TEXT NOT NULL,
+            evidence_id INTEGER REFERENCES evidence(id),
+            stored_at TEXT NOT NULL
+        );
+        CREATE INDEX tx_proofs_block ON tx_proofs(block_hash);
+        """
+    )

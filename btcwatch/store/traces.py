@@ -111,3 +111,15 @@ def run_rows(store: Store, run_id: int, table: str) -> list[dict[str, Any]]:
     if table not in ("trace_sources", "trace_txs", "trace_stops", "trace_findings"):
         raise ValueError(table)
     return list(store.db.table(table).rows_where("run_id = ?", [run_id], order_by="rowid"))
+
+
+def run_txids(store: Store, run_id: int) -> set[str]:
+    """Every transaction a stored run names: its sources' and the ones it walked."""
+    return {
+        str(r[0])
+        for r in store.db.execute(
+            "SELECT txid FROM trace_txs WHERE run_id = ? UNION SELECT txid FROM trace_sources "
+            "WHERE run_id = ?",
+            [run_id, run_id],
+        ).fetchall()
+    }

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from btcwatch.chain.address import script_to_address
+from btcwatch.chain.network import Network
 from btcwatch.chain.scan import BlockScan, scan_block
+from btcwatch.chain.tx import RawTx, parse_block
 from btcwatch.errors import NotFound
+from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
 from btcwatch.providers.base import Provider
 from btcwatch.store.watchstate import WatchedOutput
 from btcwatch.watch.budget import Budget
@@ -75,6 +79,7 @@ async def poll_blocks(
             height = fork + 1
             continue
         _apply_block(track, scan, raw, height, spenders)
+        _keep_matched(result, raw, scan, height, provider.network)
         confirmed.update(scan.txids)
         chain[height] = scan.hash
         result.scanned.append((height, scan.hash, scan.prev_hash, scan.time))
@@ -93,9 +98,12 @@ async def poll_blocks(
         if txid in result.observation.spend_outputs:
             continue  # the mempool check had the whole tx already
         try:
-            result.note_destinations(await provider.tx(txid))
+            spender = await provider.tx(txid)
         except NotFound:
             continue
+        result.note_destinations(spender)
+        if spender.confirmed:  # the full answer (prevout values too) replaces the raw-block one
+            result.txs[txid] = spender
     await _find_gone(provider, outputs, result, confirmed, in_mempool, True)
     return result
 
@@ -117,6 +125,35 @@ def _apply_block(
     if fresh:  # outputs created and spent in this same block
         again = scan_block(raw, set(), {(op.txid, op.vout) for op in fresh}, verify=False)
         spenders |= track.spent(again.spent, height, scan.hash)
+
+
+def _keep_matched(
+    result: PollResult, raw: bytes, scan: BlockScan, height: int, network: Network
+) -> None:
+    """Keep the block's matching transactions, to be stored with the raw block as evidence.
+
+    Their inclusion proofs are then derived from that stored block at no request.
+    """
+    wanted = {txid for txid, *_ in scan.paid} | {spend[2] for spend in scan.spent}
+    if not wanted:
+        return
+    block = parse_block(raw)
+    ref = BlockRef(height, scan.hash, scan.time)
+    for raw_tx in block.txs:
+        if raw_tx.txid in wanted and raw_tx.txid not in result.txs:
+            result.txs[raw_tx.txid] = _model_tx(raw_tx, ref, network)
+    result.block_txids.setdefault(scan.hash, []).extend(sorted(wanted))
+
+
+def _model_tx(raw: RawTx, block: BlockRef, network: Network) -> Tx:
+    inputs = tuple(
+        TxIn(None if i.is_coinbase else OutPoint(i.prev_txid, i.prev_vout), i.sequence)
+        for i in raw.inputs
+    )
+    outputs = tuple(
+        TxOut(o.value, o.script, script_to_address(o.script, network)) for o in raw.outputs
+    )
+    return Tx(raw.txid, raw.version, raw.locktime, inputs, outputs, block, raw.size, raw.weight)
 
 
 async def _find_fork(provider: Provider, chain: dict[int, str], height: int) -> int:

@@ -24,6 +24,8 @@ class PollResult:
     start_marker: tuple[int, str] | None = None  # block mode's first run: the tip it starts at
     tip_time: int | None = None  # the tip block's time, when the poll read that block
     state: dict[str, Any] = field(default_factory=dict)  # watch_state keys to store at commit
+    # block mode: block hash -> the txids kept from its raw block (their evidence is that block)
+    block_txids: dict[str, list[str]] = field(default_factory=dict)
 
     def note_payment(self, p: Payment, previous: WatchedOutput | None) -> None:
         """Remember a watched output, keeping what we knew of its spend.

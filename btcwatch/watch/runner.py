@@ -410,11 +410,18 @@ def _commit(
     events.extend(extra)
     with store.write():
         matched = {p.block_hash for p in result.observation.payments if p.block_hash}
+        matched |= set(result.block_txids)
         store_with_evidence(
             store,
             result.txs.values(),
             evidence,
             interesting_urls={url for url in _urls(evidence) if any(h in url for h in matched)},
+            raw_blocks={
+                url: txids
+                for url in _urls(evidence)
+                for block_hash, txids in result.block_txids.items()
+                if url.endswith(f"/block/{block_hash}/raw")
+            },
         )
         unconfirm_blocks(store, result.observation.orphaned_blocks)
         if result.start_marker is not None:

@@ -132,5 +132,15 @@ def test_make_pool_shares_transport_and_evidence() -> None:
 def test_exported_members() -> None:
     """Everything in __all__ exists, and every public name of the package is in __all__."""
     public = {n for n in dir(providers) if not n.startswith("_")}
-    modules = {"base", "blockchain_info", "esplora", "esplora_ws", "factory", "pool", "prices"}
+    modules = {
+        "base",
+        "blockchain_info",
+        "esplora",
+        "esplora_raw",
+        "esplora_ws",
+        "factory",
+        "pool",
+        "prices",
+        "replay",
+    }
     assert set(providers.__all__) == public - modules

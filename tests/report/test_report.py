@@ -160,8 +160,13 @@ def test_json_report_has_the_documented_keys(built: Built) -> None:
     assert list(doc) == [
         "format", "version", "case", "generated_at", "as_of", "watchlist", "demands", "summary",
         "payments", "timeline", "trace", "freeze_requests", "graph_files", "price_sources",
-        "evidence",
+        "evidence", "proofs",
     ]  # fmt: skip
+    # every transaction the report names carries its inclusion-proof status (issue 13)
+    named = {p["txid"] for p in doc["payments"]} | {e["txid"] for e in doc["timeline"]}
+    statuses = {p["txid"]: p["status"] for p in doc["proofs"]}
+    assert named - {None} <= set(statuses)
+    assert all(s.startswith(("proven in block ", "not proven (")) for s in statuses.values())
     assert doc["format"] == "btcwatch-case-report" and doc["version"] == 1
     assert doc["generated_at"] is None
     assert set(doc["summary"]["by_verdict"]) == {"exact", "late", "partial", "over", "none"}
