@@ -138,6 +138,8 @@ def to_json(
             "max_fanout": analysis.params.max_fanout,
             "taint": analysis.params.taint,
             "stop_at": list(analysis.params.stop_at),
+            "max_txs": analysis.params.max_txs,
+            "max_history_pages": analysis.params.max_history_pages,
         },
         "sources": [
             {"outpoint": str(s.outpoint), "address": s.address, "value_sat": s.value}

@@ -17,10 +17,14 @@ from btcwatch.model import OutPoint, Tx
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
-from btcwatch.trace.source import CachedChain
+from btcwatch.trace.source import TxSource
 from btcwatch.trace.tagindex import TagIndex
 
 DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
+#: A flow holds at most this many transactions: a trail into a busy service stays bounded.
+DEFAULT_MAX_TXS = 10_000
+#: Address-history pages read for an ADDRESS source (Esplora: 25 confirmed txs a page).
+DEFAULT_HISTORY_PAGES = 4
 
 
 class StopReason(StrEnum):
@@ -32,6 +36,7 @@ class StopReason(StrEnum):
     MIN_VALUE = "min_value"
     FANOUT = "fanout"
     NO_ADDRESS = "no_address"  # OP_RETURN and other scripts nobody can spend by address
+    TX_LIMIT = "tx_limit"  # the trace already holds max_txs transactions
     ERROR = "provider_error"
 
 
@@ -42,11 +47,22 @@ class TraceParams:
     max_fanout: int = 20
     taint: str = "haircut"
     stop_at: tuple[str, ...] = DEFAULT_STOP_AT
+    max_txs: int = DEFAULT_MAX_TXS
+    max_history_pages: int = DEFAULT_HISTORY_PAGES
 
     @classmethod
     def from_dict(cls, p: Mapping[str, Any]) -> TraceParams:
-        """Back from the JSON stored with a trace run."""
-        return cls(p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"]))
+        """Back from the JSON stored with a trace run (runs stored before a limit existed
+        get its default)."""
+        return cls(
+            p["hops"],
+            p["min_value"],
+            p["max_fanout"],
+            p["taint"],
+            tuple(p["stop_at"]),
+            p.get("max_txs", DEFAULT_MAX_TXS),
+            p.get("max_history_pages", DEFAULT_HISTORY_PAGES),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +104,13 @@ class Flow:
 
 
 async def follow(
-    chain: CachedChain, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
 ) -> Flow:
-    """Search forward from ``sources`` until every branch has stopped."""
+    """Search forward from ``sources`` until every branch has stopped.
+
+    Each hop costs one outspends answer per frontier tx and one fetch per new spending tx, so
+    at most two requests per traced tx; ``max_fanout`` and ``max_txs`` bound the flow.
+    """
     flow = Flow(list(sources))
     source_txids = {s.outpoint.txid for s in sources}
     if source_txids:
@@ -150,9 +170,34 @@ async def follow(
                     continue
                 who = tags.get(out.address)
                 entity = who.entity if who and ended is StopReason.TAGGED else None
-                _stop(flow, child, ended, hop, entity, who.category if who else None)
-        frontier = sorted(next_frontier.items())
+                detail = (
+                    f"{len(tx.outputs)} outputs > max_fanout {params.max_fanout}"
+                    if ended is StopReason.FANOUT
+                    else ""
+                )
+                _stop(flow, child, ended, hop, entity, who.category if who else None, detail)
+        frontier = _within_budget(flow, sorted(next_frontier.items()), params.max_txs)
     return flow
+
+
+def _within_budget(
+    flow: Flow, frontier: list[tuple[OutPoint, int]], max_txs: int
+) -> list[tuple[OutPoint, int]]:
+    """The outputs still worth a request: each may bring one more tx into the flow, so once
+    the flow would pass ``max_txs`` the rest stop (largest values are followed first)."""
+    room = max_txs - len(flow.txs)
+    if len(frontier) <= room:
+        return frontier
+    room = max(room, 0)
+
+    def value(item: tuple[OutPoint, int]) -> int:
+        op = item[0]
+        return flow.txs[op.txid].outputs[op.vout].value
+
+    ranked = sorted(frontier, key=lambda item: (-value(item), item[0]))
+    for op, hop in ranked[room:]:
+        _stop(flow, op, StopReason.TX_LIMIT, hop, detail=f"flow reached max_txs {max_txs}")
+    return sorted(ranked[:room])
 
 
 def _barrier(
