@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from btcwatch.model import OutPoint, Tx
+from btcwatch.model import OutPoint
 from btcwatch.trace.change import ChangeVerdict, detect_change
 from btcwatch.trace.cluster import Clusters, cluster_addresses
 from btcwatch.trace.evidence import Finding
@@ -71,9 +71,10 @@ def analyse(flow: Flow, params: TraceParams) -> Analysis:
         if name and e.taint_sat:
             entities[name] = entities.get(name, 0) + e.taint_sat
     coinjoins = sorted({s.detail for s in flow.stops.values() if s.reason is StopReason.COINJOIN})
-    change = {txid: detect_change(tx) for txid, tx in sorted(walked.items())}
+    change = {txid: detect_change(walked[txid]) for txid in sorted(walked)}
     chains = find_peel_chains(walked)
-    clusters = cluster_addresses([*walked.values(), *_source_spenders(flow)])
+    # (each walked tx once: clustering the same tx twice links nothing more)
+    clusters = cluster_addresses(walked.values())
     findings = list(flow.findings)
     for verdict in change.values():
         summary = verdict.summary()
@@ -92,10 +93,6 @@ def analyse(flow: Flow, params: TraceParams) -> Analysis:
         change,
         findings,
     )
-
-
-def _source_spenders(flow: Flow) -> list[Tx]:
-    return [tx for txid, tx in flow.txs.items() if txid in flow.walked]
 
 
 def _endpoint(flow: Flow, op: OutPoint, taint: TaintResult) -> Endpoint:

@@ -121,48 +121,48 @@ async def follow(
     entities = tags.entities()
     while frontier:
         ops = [op for op, _ in frontier]
-        hop_of_op = dict(frontier)
         flow.followed.update(ops)
         answers = await chain.spenders(ops)
-        spenders: dict[OutPoint, str] = {}
-        for op in ops:
+        moving: list[tuple[OutPoint, int, str]] = []
+        for op, at in frontier:
             answer = answers.get(op)
             if isinstance(answer, ProviderError):
-                _stop(flow, op, StopReason.ERROR, hop_of_op[op], detail=str(answer))
+                _stop(flow, op, StopReason.ERROR, at, detail=str(answer))
             elif answer is None:
-                _stop(flow, op, StopReason.UNSPENT, hop_of_op[op])
+                _stop(flow, op, StopReason.UNSPENT, at)
             else:
-                spenders[op] = answer
-        wanted = sorted({t for t in spenders.values() if t not in flow.txs})
+                moving.append((op, at, answer))
+        wanted = sorted({t for _, _, t in moving if t not in flow.txs})
         flow.txs.update(await chain.txs(wanted))
         next_frontier: dict[OutPoint, int] = {}
         barrier: dict[str, tuple[StopReason, str | None, str] | None] = {}
-        for op in ops:
-            spender = spenders.get(op)
-            if spender is None:
-                continue
+        for op, at, spender in moving:
             tx = flow.txs[spender]
-            hop = hop_of_op[op] + 1
+            hop = at + 1
             if spender not in barrier:
                 barrier[spender] = _barrier(flow, tx, entities)
             stop = barrier[spender]
-            flow.hop_of.setdefault(tx.txid, hop)
+            flow.hop_of.setdefault(spender, hop)
             if stop is not None:
                 reason, entity, detail = stop
                 _stop(
                     flow,
                     op,
                     reason,
-                    hop - 1,
+                    at,
                     entity,
                     "exchange" if reason is StopReason.DEPOSIT else None,
                     detail,
                 )
                 continue
-            flow.walked.add(tx.txid)
+            if spender in flow.walked:
+                continue  # its outputs were followed or stopped when it was first walked
+            flow.walked.add(spender)
+            # Outputs of a tx met for the first time are new, unless one is a source.
+            check = spender in source_txids
             for vout, out in enumerate(tx.outputs):
-                child = OutPoint(tx.txid, vout)
-                if child in flow.followed or child in next_frontier or child in flow.stops:
+                child = OutPoint(spender, vout)
+                if check and child in flow.followed:
                     continue
                 ended = _output_stop(tx, vout, hop, params, tags)
                 if ended is None:

@@ -32,6 +32,29 @@ class TxSource(Protocol):
     ) -> Mapping[OutPoint, str | ProviderError | None]: ...
 
 
+class MemorySource:
+    """A `TxSource` over txs held in memory (tests, benchmarks, a flow reopened offline):
+    the spender of an outpoint is whichever of these txs spends it."""
+
+    def __init__(self, txs: Mapping[str, Tx]) -> None:
+        self.all = txs
+        self.spender = {
+            txin.prevout: tx.txid
+            for tx in txs.values()
+            for txin in tx.inputs
+            if txin.prevout is not None
+        }
+        self.fetched = 0
+
+    async def txs(self, txids: Iterable[str]) -> dict[str, Tx]:
+        found = {t: self.all[t] for t in txids if t in self.all}
+        self.fetched += len(found)
+        return found
+
+    async def spenders(self, outpoints: Sequence[OutPoint]) -> dict[OutPoint, str | None]:
+        return {op: self.spender.get(op) for op in outpoints}
+
+
 class CachedChain:
     """Transactions and spends, from the store when known, else from the provider."""
 

@@ -9,7 +9,6 @@ Txids and addresses come from seeds (tracedata), so the flow is the same on ever
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
 
 from tracedata import address, make_tx, script
 
@@ -22,22 +21,6 @@ from btcwatch.trace.tagindex import TagIndex
 KINDS = ("p2wpkh", "p2wpkh", "p2wpkh", "p2tr", "p2sh", "p2pkh", "p2wsh")
 EXCHANGE_HOT = address("p2wpkh", "exchange-hot")
 MIXER = address("p2wpkh", "mixer-in")
-
-
-class DictSource:
-    """The chain as the tracer sees it (a `TxSource`), answered from a dict of txs."""
-
-    def __init__(self, txs: dict[str, Tx]) -> None:
-        self.all = txs
-        self.spender = {
-            i.prevout: tx.txid for tx in txs.values() for i in tx.inputs if i.prevout is not None
-        }
-
-    async def txs(self, txids: Iterable[str]) -> dict[str, Tx]:
-        return {t: self.all[t] for t in txids if t in self.all}
-
-    async def spenders(self, outpoints: Sequence[OutPoint]) -> dict[OutPoint, str | None]:
-        return {op: self.spender.get(op) for op in outpoints}
 
 
 def tags() -> TagIndex:

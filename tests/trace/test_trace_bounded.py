@@ -16,7 +16,7 @@ from typing import TypeVar
 import httpx
 import pytest
 from esplorafake import FakeEsplora, fake_txid
-from flowgen import DictSource, random_flow
+from flowgen import random_flow
 from tracedata import address, script
 
 from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
@@ -25,6 +25,7 @@ from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.store import Store
 from btcwatch.trace.follow import Source, StopReason, TraceParams, follow
 from btcwatch.trace.service import run_trace
+from btcwatch.trace.source import MemorySource
 from btcwatch.trace.tagindex import TagIndex
 
 T = TypeVar("T")
@@ -181,7 +182,7 @@ def test_max_txs_bounds_the_flow_and_records_the_rest() -> None:
 
     async def go() -> None:
         found = [Source(op, value, None) for op, value in sources]
-        flow = await follow(DictSource(txs), found, params, TagIndex())
+        flow = await follow(MemorySource(txs), found, params, TagIndex())
         assert len(flow.txs) <= 40
         limited = [s for s in flow.stops.values() if s.reason is StopReason.TX_LIMIT]
         assert limited

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowgen import DictSource, random_flow, tags
+from flowgen import random_flow, tags
 from tracedata import block_txs, esplora_random, wannacry
 
 from btcwatch.model import Tx
@@ -28,6 +28,7 @@ from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import attribute_deposits
 from btcwatch.trace.follow import Flow, Source, TraceParams, follow
 from btcwatch.trace.peel import find_peel_chains, is_peel_step
+from btcwatch.trace.source import MemorySource
 
 EXPECTED = Path(__file__).resolve().parent.parent / "data" / "trace" / "analysis_expected.json"
 FLOWS = {"seed7-hops12": (7, 150, 12), "seed3-hops30": (3, 150, 30)}
@@ -40,7 +41,7 @@ def flow_snapshot(seed: int, size: int, hops: int) -> dict[str, Any]:
 
     async def go() -> None:
         found = [Source(op, value, None) for op, value in sources]
-        box.append(await follow(DictSource(txs), found, params, tags()))
+        box.append(await follow(MemorySource(txs), found, params, tags()))
 
     asyncio.run(go())
     result = analyse(box[0], params)
