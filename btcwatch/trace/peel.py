@@ -181,14 +181,14 @@ def find_peel_chains(
                 following[txid] = spender
     else:
         for txid, hop in hops.items():
-            spender = spends.get(hop.change)
+            spent_by = spends.get(hop.change)
             if (
-                spender is not None
-                and spender in hops
-                and spender != txid
-                and any(txin.prevout == hop.change for txin in txs[spender].inputs)
+                spent_by is not None
+                and spent_by in hops
+                and spent_by != txid
+                and any(txin.prevout == hop.change for txin in txs[spent_by].inputs)
             ):
-                following[txid] = spender
+                following[txid] = spent_by
     has_predecessor = set(following.values())
     chains: list[PeelChain] = []
     for txid in hops:  # (any order: the chains are sorted below)
