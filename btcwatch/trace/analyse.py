@@ -10,7 +10,7 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from btcwatch.model import OutPoint
 from btcwatch.trace.change import ChangeVerdict, detect_change
@@ -23,8 +23,7 @@ from btcwatch.trace.taint import TaintResult, propagate
 COINJOIN_ENTITY = "CoinJoin"
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where a branch of tainted money ended up, with the amount that can be claimed there."""
 
     outpoint: OutPoint

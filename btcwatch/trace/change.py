@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from btcwatch.chain.script import classify
 from btcwatch.errors import InputError
@@ -83,8 +84,7 @@ class FiatRate:
             raise InputError(f"fiat rounding tolerance must be within 0..1, got {self.tolerance}")
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeVerdict:
+class ChangeVerdict(NamedTuple):
     """The combined answer for one tx: the change output (or None, with the reason).
 
     ``reason`` is "supported" when vout is set, else one of "coinbase", "single_output",

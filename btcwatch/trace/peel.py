@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from btcwatch.model import OutPoint, Tx
 from btcwatch.trace.evidence import Finding, input_owner, payable_vouts
@@ -22,8 +23,7 @@ MAX_PEEL_SHARE = 0.2
 MAX_INPUTS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PeelHop:
+class PeelHop(NamedTuple):
     """One step: the peel paid out and the change that carries on."""
 
     txid: str
