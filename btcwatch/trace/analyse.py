@@ -6,9 +6,7 @@ findings (heuristic, verdict, confidence, facts) it rests on.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -17,6 +15,7 @@ from btcwatch.trace.change import ChangeVerdict, detect_change
 from btcwatch.trace.cluster import Clusters, cluster_addresses
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.follow import Flow, StopReason, TraceParams
+from btcwatch.trace.heap import heap_frozen
 from btcwatch.trace.peel import PeelChain, find_peel_chains
 from btcwatch.trace.taint import TaintResult, propagate
 
@@ -59,28 +58,8 @@ class Analysis:
 
 def analyse(flow: Flow, params: TraceParams) -> Analysis:
     """Taint, endpoints, entities and the heuristics' findings for one flow."""
-    with _heap_frozen():
+    with heap_frozen():
         return _analyse(flow, params)
-
-
-@contextmanager
-def _heap_frozen() -> Iterator[None]:
-    """Keep the cyclic GC off what already exists while the analysis runs.
-
-    A flow of a million txs is some ten million objects; the analysis adds millions more, and
-    each time they pile up CPython's full collection walks the whole flow again, finding
-    nothing (none of it is garbage). gc.freeze sets the objects that exist now aside until
-    the end; the analysis's own objects are collected as usual. Skipped when something else
-    in the process has already frozen objects (unfreezing would release theirs).
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _analyse(flow: Flow, params: TraceParams) -> Analysis:

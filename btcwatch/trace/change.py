@@ -153,6 +153,8 @@ def _by_script_type(tx: Tx, vouts: Sequence[int]) -> list[Finding]:
         return []
     (input_type,) = input_types
     types = {vout: classify(tx.outputs[vout].script) for vout in vouts}
+    if all(kind == input_type for kind in types.values()):
+        return []  # every output the inputs' type: nothing to tell change from payment
     matching = [vout for vout, kind in types.items() if kind == input_type]
     if not matching or len(matching) == len(vouts):
         return []

@@ -17,6 +17,7 @@ from btcwatch.model import OutPoint, Tx
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
+from btcwatch.trace.heap import heap_frozen
 from btcwatch.trace.source import TxSource
 from btcwatch.trace.tagindex import TagIndex
 
@@ -114,6 +115,13 @@ async def follow(
     Each hop costs one outspends answer per frontier tx and one fetch per new spending tx, so
     at most two requests per traced tx; ``max_fanout`` and ``max_txs`` bound the flow.
     """
+    with heap_frozen():
+        return await _follow(chain, sources, params, tags)
+
+
+async def _follow(
+    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+) -> Flow:
     flow = Flow(list(sources))
     source_txids = {s.outpoint.txid for s in sources}
     if source_txids:
