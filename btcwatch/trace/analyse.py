@@ -15,7 +15,7 @@ from btcwatch.trace.change import ChangeVerdict, detect_change
 from btcwatch.trace.cluster import Clusters, cluster_addresses
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.follow import Flow, StopReason, TraceParams
-from btcwatch.trace.heap import heap_frozen
+from btcwatch.trace.heap import gc_paused
 from btcwatch.trace.peel import PeelChain, find_peel_chains
 from btcwatch.trace.taint import TaintResult, propagate
 
@@ -58,7 +58,7 @@ class Analysis:
 
 def analyse(flow: Flow, params: TraceParams) -> Analysis:
     """Taint, endpoints, entities and the heuristics' findings for one flow."""
-    with heap_frozen():
+    with gc_paused():  # pure and acyclic: nothing for the GC to find until it returns
         return _analyse(flow, params)
 
 

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from btcwatch.trace.heap import heap_frozen
+from btcwatch.trace.heap import gc_paused, heap_frozen
 
 
 def test_freezes_inside_and_restores_after() -> None:
@@ -34,3 +34,20 @@ def test_leaves_a_freeze_made_by_someone_else() -> None:
         assert gc.get_freeze_count() == before
     finally:
         gc.unfreeze()
+
+
+def test_gc_paused_restores_collection_and_keeps_new_objects() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        made = [[i] for i in range(1000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert gc.is_tracked(made[0]) and len(made) == 1000
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
