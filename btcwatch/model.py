@@ -8,15 +8,19 @@ its rendering for the network and is ``None`` where a script has no address form
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from btcwatch.errors import InputError
 
 COIN = 100_000_000
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class OutPoint:
-    """A transaction output's identity: the node of a money flow."""
+class OutPoint(NamedTuple):
+    """A transaction output's identity: the node of a money flow.
+
+    A named tuple, not a dataclass: a trace of a million transactions hashes, compares and
+    builds millions of these, and a tuple does that in C (same fields, order and hash).
+    """
 
     txid: str
     vout: int

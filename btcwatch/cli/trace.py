@@ -16,7 +16,12 @@ from btcwatch.money import format_btc, parse_amount
 from btcwatch.proofs import ensure_proofs
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.traces import get_run, list_runs, run_txids
-from btcwatch.trace.follow import DEFAULT_STOP_AT, TraceParams
+from btcwatch.trace.follow import (
+    DEFAULT_HISTORY_PAGES,
+    DEFAULT_MAX_TXS,
+    DEFAULT_STOP_AT,
+    TraceParams,
+)
 from btcwatch.trace.service import run_trace
 from btcwatch.valuation import Valuer
 
@@ -43,6 +48,14 @@ def trace(
     max_fanout: int = typer.Option(
         20, "--max-fanout", help="Stop at txs with more outputs (batch payouts of services)."
     ),
+    max_txs: int = typer.Option(
+        DEFAULT_MAX_TXS, "--max-txs", help="Stop once the trail holds this many transactions."
+    ),
+    history_pages: int = typer.Option(
+        DEFAULT_HISTORY_PAGES,
+        "--history-pages",
+        help="Read at most this many history pages of an ADDRESS to start from.",
+    ),
     taint: str = typer.Option("haircut", "--taint", help="haircut, poison or fifo."),
     stop_at: list[str] = typer.Option(
         [],
@@ -62,10 +75,16 @@ def trace(
         )
     if case is not None and targets:
         raise InputError("give either --case NAME or addresses/txids to trace, not both")
-    if hops < 1 or max_fanout < 1:
-        raise InputError("--hops and --max-fanout must be at least 1")
+    if min(hops, max_fanout, max_txs, history_pages) < 1:
+        raise InputError("--hops, --max-fanout, --max-txs and --history-pages must be at least 1")
     params = TraceParams(
-        hops, _min_value(min_value), max_fanout, taint, tuple(stop_at) or DEFAULT_STOP_AT
+        hops,
+        _min_value(min_value),
+        max_fanout,
+        taint,
+        tuple(stop_at) or DEFAULT_STOP_AT,
+        max_txs,
+        history_pages,
     )
     _trace_and_show(ctx, params, case, targets or [], explorer, proxy, as_json, prices)
 

@@ -32,6 +32,7 @@ from btcwatch.model import (
 __all__ = [
     "Capability",
     "Field",
+    "History",
     "NotSupported",
     "Provider",
     "check_address",
@@ -43,6 +44,20 @@ __all__ = [
 
 T = TypeVar("T")
 K = TypeVar("K")
+
+
+class History(list[Tx]):
+    """An address's transactions, newest first; ``complete`` is False when a page limit
+    (``address_history(max_pages=N)``) stopped before the end: a hot wallet's 100,000 txs are
+    never downloaded whole by a trace, and the caller records the cut."""
+
+    __slots__ = ("complete", "pages")
+
+    def __init__(self, txs: Iterable[Tx] = (), *, complete: bool = True, pages: int = 0) -> None:
+        super().__init__(txs)
+        self.complete = complete
+        self.pages = pages
+
 
 # Concurrent requests a provider starts for one fan-out call (outspends_many and friends). The
 # throttle decides the real pace; this only keeps thousands of idle tasks from piling up.
@@ -143,8 +158,10 @@ class Provider(ABC):
         return await gather_limited(unique(addresses), self.address_stats)
 
     async def address_history(
-        self, address: str, *, known: Container[str] = frozenset()
+        self, address: str, *, known: Container[str] = frozenset(), max_pages: int | None = None
     ) -> list[Tx]:
+        """Newest first. With ``max_pages``, at most that many requests: a `History` whose
+        ``complete`` says whether the end was reached."""
         raise self.not_supported("address_history")
 
     async def mempool_txids(self) -> list[str]:

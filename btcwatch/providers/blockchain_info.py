@@ -68,6 +68,7 @@ from btcwatch.providers.base import (
     U32,
     Capability,
     Field,
+    History,
     Provider,
     check_address,
     check_block_hash,
@@ -611,14 +612,19 @@ class BlockchainInfoProvider(Provider):
     # addresses --------------------------------------------------------------------------
 
     async def _rawaddr(
-        self, address: str, known: Container[str] | None
-    ) -> tuple[RawaddrPage, list[object]]:
-        """Pages of 50 by offset until the end (or a page of only ``known`` txs)."""
+        self, address: str, known: Container[str] | None, max_pages: int | None = None
+    ) -> tuple[RawaddrPage, list[object], int, bool]:
+        """Pages of 50 by offset until the end (or a page of only ``known`` txs, or
+        ``max_pages`` pages, at least one): (first page, txs, pages read, end reached)."""
         found: dict[str, object] = {}
         path = f"/rawaddr/{address}"
         offset = 0
+        pages = 0
         first: RawaddrPage | None = None
         while True:
+            if first is not None and max_pages is not None and pages >= max_pages:
+                return first, list(found.values()), pages, False
+            pages += 1
             page: RawaddrPage = await self._json(
                 path,
                 lambda o: parse_rawaddr_page(o, provider=self.name),
@@ -647,12 +653,12 @@ class BlockchainInfoProvider(Provider):
                 break
             if known is not None and all(t in known for t in page.txids):
                 break
-        return first, list(found.values())
+        return first, list(found.values()), pages, True
 
     async def address_stats(self, address: str) -> AddressStats:
         """Exact stats counted from the whole /rawaddr history (one request per 50 txs)."""
         addr = check_address(address, self.network)
-        totals, objs = await self._rawaddr(addr, None)
+        totals, objs, _, _ = await self._rawaddr(addr, None)
         script = Address.parse(addr, self.network).script
         try:
             return stats_from_history(addr, script, objs, totals, provider=self.name)
@@ -685,15 +691,17 @@ class BlockchainInfoProvider(Provider):
         return {a: got[canon[a]] for a in wanted}
 
     async def address_history(
-        self, address: str, *, known: Container[str] = frozenset()
-    ) -> list[Tx]:
-        """Newest first, pages of 50; stops after a page of only ``known`` txs.
+        self, address: str, *, known: Container[str] = frozenset(), max_pages: int | None = None
+    ) -> History:
+        """Newest first, pages of 50; stops after a page of only ``known`` txs (or after
+        ``max_pages`` pages, ``complete`` False).
 
         Inputs from other addresses cost one /rawtx/<tx_index> request each the first time.
         """
         addr = check_address(address, self.network)
-        _, objs = await self._rawaddr(addr, known)
+        _, objs, pages, complete = await self._rawaddr(addr, known, max_pages)
         try:
-            return await self._parse_many(objs)
+            txs = await self._parse_many(objs)
+            return History(txs, complete=complete, pages=pages)
         except BadResponse as exc:
             raise with_url(exc, self._http.url(f"/rawaddr/{addr}")) from None

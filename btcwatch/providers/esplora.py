@@ -57,6 +57,7 @@ from btcwatch.providers.base import (
     U32,
     Capability,
     Field,
+    History,
     Provider,
     check_address,
     check_block_hash,
@@ -513,12 +514,13 @@ class EsploraProvider(Provider):
         return txs
 
     async def address_history(
-        self, address: str, *, known: Container[str] = frozenset()
-    ) -> list[Tx]:
+        self, address: str, *, known: Container[str] = frozenset(), max_pages: int | None = None
+    ) -> History:
         """Newest first: mempool txs, then confirmed pages of 25 until the end.
 
         Stops after a confirmed page whose txs are all in ``known`` (so a poll fetches only
-        new pages). Returns every tx fetched, known ones included (their status may have
+        new pages), or after ``max_pages`` requests (``complete`` False if more were left).
+        Returns every tx fetched, known ones included (their status may have
         changed). A server that answers a page with nothing new (it ignored the
         last_seen_txid) raises BadResponse instead of looping or silently truncating.
         """
@@ -533,8 +535,12 @@ class EsploraProvider(Provider):
 
         first = await self._tx_list(f"/address/{addr}/txs", addr)
         add(first)
+        pages = 1
         page = [tx for tx in first if tx.confirmed]
         while len(page) >= CHAIN_PAGE_SIZE and not all(tx.txid in known for tx in page):
+            if max_pages is not None and pages >= max_pages:
+                return History(found.values(), complete=False, pages=pages)
+            pages += 1
             path = f"/address/{addr}/txs/chain/{page[-1].txid}"
             before = len(found)
             page = await self._tx_list(path, addr)
@@ -546,7 +552,7 @@ class EsploraProvider(Provider):
                     provider=self.name,
                     url=self._http.url(path),
                 )
-        return list(found.values())
+        return History(found.values(), pages=pages)
 
     async def address_mempool(self, address: str) -> list[Tx]:
         """``/address/:a/txs/mempool``: one request, whatever the size of the mempool."""

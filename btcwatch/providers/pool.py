@@ -294,12 +294,12 @@ class ProviderPool(Provider):
         )
 
     async def address_history(
-        self, address: str, *, known: Container[str] = frozenset()
+        self, address: str, *, known: Container[str] = frozenset(), max_pages: int | None = None
     ) -> list[Tx]:
         return await self._route(
             Capability.ADDRESS_HISTORY,
             "address_history",
-            lambda p: p.address_history(address, known=known),
+            lambda p: p.address_history(address, known=known, max_pages=max_pages),
         )
 
     async def mempool_txids(self) -> list[str]:

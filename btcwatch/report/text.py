@@ -32,6 +32,7 @@ STOP_LABELS = {
     "min_value": "below minimum value",
     "fanout": "large fan-out",
     "no_address": "no address",
+    "tx_limit": "transaction limit of the trace",
     "provider_error": "explorer error",
 }
 NO_EVIDENCE = "no stored response"

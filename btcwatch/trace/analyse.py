@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from btcwatch.model import OutPoint, Tx
+from btcwatch.model import OutPoint
 from btcwatch.trace.change import ChangeVerdict, detect_change
 from btcwatch.trace.cluster import Clusters, cluster_addresses
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.follow import Flow, StopReason, TraceParams
+from btcwatch.trace.heap import gc_paused
 from btcwatch.trace.peel import PeelChain, find_peel_chains
 from btcwatch.trace.taint import TaintResult, propagate
 
 COINJOIN_ENTITY = "CoinJoin"
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where a branch of tainted money ended up, with the amount that can be claimed there."""
 
     outpoint: OutPoint
@@ -58,6 +58,11 @@ class Analysis:
 
 def analyse(flow: Flow, params: TraceParams) -> Analysis:
     """Taint, endpoints, entities and the heuristics' findings for one flow."""
+    with gc_paused():  # pure and acyclic: nothing for the GC to find until it returns
+        return _analyse(flow, params)
+
+
+def _analyse(flow: Flow, params: TraceParams) -> Analysis:
     sources = {s.outpoint: s.value for s in flow.sources}
     walked = flow.taint_txs()
     taint = propagate(sources, walked, params.taint)  # type: ignore[arg-type]
@@ -71,9 +76,10 @@ def analyse(flow: Flow, params: TraceParams) -> Analysis:
         if name and e.taint_sat:
             entities[name] = entities.get(name, 0) + e.taint_sat
     coinjoins = sorted({s.detail for s in flow.stops.values() if s.reason is StopReason.COINJOIN})
-    change = {txid: detect_change(tx) for txid, tx in sorted(walked.items())}
+    change = {txid: detect_change(walked[txid]) for txid in sorted(walked)}
     chains = find_peel_chains(walked)
-    clusters = cluster_addresses([*walked.values(), *_source_spenders(flow)])
+    # (each walked tx once: clustering the same tx twice links nothing more)
+    clusters = cluster_addresses(walked.values())
     findings = list(flow.findings)
     for verdict in change.values():
         summary = verdict.summary()
@@ -92,10 +98,6 @@ def analyse(flow: Flow, params: TraceParams) -> Analysis:
         change,
         findings,
     )
-
-
-def _source_spenders(flow: Flow) -> list[Tx]:
-    return [tx for txid, tx in flow.txs.items() if txid in flow.walked]
 
 
 def _endpoint(flow: Flow, op: OutPoint, taint: TaintResult) -> Endpoint:
@@ -138,6 +140,8 @@ def to_json(
             "max_fanout": analysis.params.max_fanout,
             "taint": analysis.params.taint,
             "stop_at": list(analysis.params.stop_at),
+            "max_txs": analysis.params.max_txs,
+            "max_history_pages": analysis.params.max_history_pages,
         },
         "sources": [
             {"outpoint": str(s.outpoint), "address": s.address, "value_sat": s.value}

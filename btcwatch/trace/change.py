@@ -29,11 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from btcwatch.chain.script import classify
 from btcwatch.errors import InputError
 from btcwatch.model import COIN, OutPoint, Tx
-from btcwatch.trace.coinjoin import detect_coinjoin
+from btcwatch.trace.coinjoin import coinjoin_of
 from btcwatch.trace.evidence import Finding, btc, payable_vouts
 
 __all__ = [
@@ -62,6 +63,7 @@ _ROUND_STEPS: tuple[tuple[int, float], ...] = (
     (1_000_000, 0.65),
     (100_000, 0.55),
 )
+_SMALLEST_STEP = _ROUND_STEPS[-1][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,7 @@ class FiatRate:
             raise InputError(f"fiat rounding tolerance must be within 0..1, got {self.tolerance}")
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeVerdict:
+class ChangeVerdict(NamedTuple):
     """The combined answer for one tx: the change output (or None, with the reason).
 
     ``reason`` is "supported" when vout is set, else one of "coinbase", "single_output",
@@ -132,14 +133,28 @@ def _subject(tx: Tx, vout: int) -> str:
 
 def by_script_type(tx: Tx) -> list[Finding]:
     """Change has the script type all inputs share; the other types are payments."""
-    if tx.is_coinbase or any(txin.prev_script is None for txin in tx.inputs):
+    return [] if tx.is_coinbase else _by_script_type(tx, payable_vouts(tx))
+
+
+# The _by_* cores take what detect_change computed once per tx (payable outputs, input
+# values) and leave the coinbase check to their callers.
+
+
+def _by_script_type(tx: Tx, vouts: Sequence[int]) -> list[Finding]:
+    if len(vouts) < 2:
         return []
-    input_types = {classify(txin.prev_script) for txin in tx.inputs if txin.prev_script}
-    vouts = payable_vouts(tx)
-    if len(input_types) != 1 or len(vouts) < 2:
+    input_types = set()
+    for txin in tx.inputs:
+        if txin.prev_script is None:
+            return []
+        if txin.prev_script:
+            input_types.add(classify(txin.prev_script))
+    if len(input_types) != 1:
         return []
     (input_type,) = input_types
     types = {vout: classify(tx.outputs[vout].script) for vout in vouts}
+    if all(kind == input_type for kind in types.values()):
+        return []  # every output the inputs' type: nothing to tell change from payment
     matching = [vout for vout, kind in types.items() if kind == input_type]
     if not matching or len(matching) == len(vouts):
         return []
@@ -177,9 +192,14 @@ def _fiat_round(sats: int, rate: FiatRate) -> Decimal | None:
 
 def by_round_amount(tx: Tx, *, fiat: FiatRate | None = None) -> list[Finding]:
     """Round outputs are payments; a lone non-round output among round ones is the change."""
-    vouts = payable_vouts(tx)
-    if tx.is_coinbase or len(vouts) < 2:
+    return [] if tx.is_coinbase else _by_round_amount(tx, payable_vouts(tx), fiat)
+
+
+def _by_round_amount(tx: Tx, vouts: Sequence[int], fiat: FiatRate | None) -> list[Finding]:
+    if len(vouts) < 2:
         return []
+    if fiat is None and all(tx.outputs[vout].value % _SMALLEST_STEP for vout in vouts):
+        return []  # nothing round: the usual case, answered without building anything
     findings: list[Finding] = []
     not_round: list[int] = []
     best = 0.0
@@ -212,8 +232,13 @@ def by_address_reuse(tx: Tx, *, seen_before: Callable[[str], bool] | None = None
 
     ``seen_before(address)`` should say whether the address appeared on chain before this tx.
     """
-    vouts = payable_vouts(tx)
-    if tx.is_coinbase or len(vouts) < 2:
+    return [] if tx.is_coinbase else _by_address_reuse(tx, payable_vouts(tx), seen_before)
+
+
+def _by_address_reuse(
+    tx: Tx, vouts: Sequence[int], seen_before: Callable[[str], bool] | None
+) -> list[Finding]:
+    if len(vouts) < 2:
         return []
     inputs = {txin.prev_address for txin in tx.inputs if txin.prev_address is not None}
     reused = [vout for vout in vouts if tx.outputs[vout].address in inputs]
@@ -261,16 +286,22 @@ def by_address_reuse(tx: Tx, *, seen_before: Callable[[str], bool] | None = None
 
 
 def _input_values(tx: Tx) -> list[int] | None:
-    values = [txin.prev_value for txin in tx.inputs]
-    if tx.is_coinbase or not values or any(v is None for v in values):
+    values: list[int] = []
+    for txin in tx.inputs:
+        if txin.prev_value is None:
+            return None
+        values.append(txin.prev_value)
+    if not values or tx.is_coinbase:
         return None
-    return [v for v in values if v is not None]
+    return values
 
 
 def by_optimal_change(tx: Tx) -> list[Finding]:
     """UIH1: exactly one output smaller than the smallest input is the change."""
-    values = _input_values(tx)
-    vouts = payable_vouts(tx)
+    return _by_optimal_change(tx, payable_vouts(tx), _input_values(tx))
+
+
+def _by_optimal_change(tx: Tx, vouts: Sequence[int], values: list[int] | None) -> list[Finding]:
     if values is None or len(vouts) < 2:
         return []
     smallest = min(values)
@@ -287,8 +318,10 @@ def by_optimal_change(tx: Tx) -> list[Finding]:
 
 def by_unnecessary_input(tx: Tx) -> list[Finding]:
     """UIH2: a tx-level flag when the smallest input was unnecessary for the largest output."""
-    values = _input_values(tx)
-    vouts = payable_vouts(tx)
+    return _by_unnecessary_input(tx, payable_vouts(tx), _input_values(tx))
+
+
+def _by_unnecessary_input(tx: Tx, vouts: Sequence[int], values: list[int] | None) -> list[Finding]:
     if values is None or len(values) < 2 or len(vouts) < 2:
         return []
     fee = sum(values) - tx.output_value
@@ -316,16 +349,17 @@ def detect_change(
     vouts = payable_vouts(tx)
     if len(vouts) < 2:
         return ChangeVerdict(tx.txid, None, 0.0, (), "single_output")
-    coinjoin = detect_coinjoin(tx)
+    coinjoin = coinjoin_of(tx, vouts)
     if coinjoin is not None:
         return ChangeVerdict(tx.txid, None, 0.0, (coinjoin,), "coinjoin")
+    values = _input_values(tx)
     findings = [
-        *by_address_reuse(tx, seen_before=seen_before),
-        *by_script_type(tx),
-        *by_round_amount(tx, fiat=fiat),
-        *by_optimal_change(tx),
+        *_by_address_reuse(tx, vouts, seen_before),
+        *_by_script_type(tx, vouts),
+        *_by_round_amount(tx, vouts, fiat),
+        *_by_optimal_change(tx, vouts, values),
     ]
-    flags = by_unnecessary_input(tx)
+    flags = _by_unnecessary_input(tx, vouts, values)
     all_findings = tuple(findings + flags)
     if not findings:
         return ChangeVerdict(tx.txid, None, 0.0, all_findings, "no_signal")

@@ -11,7 +11,8 @@ Cluster ids are deterministic: clusters are numbered in the order of their small
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from btcwatch.errors import InputError
 from btcwatch.model import Tx
@@ -24,21 +25,37 @@ HEURISTIC = "common_input"
 
 
 class Clusters:
-    """The result of `cluster_addresses`: every address seen, grouped by owner."""
+    """The result of `cluster_addresses`: every address seen, grouped by owner.
 
-    __slots__ = ("_index", "_links", "_members", "skipped")
+    Most addresses of a flow are alone in their cluster; those are kept as the bare string
+    (not a one-element frozenset), and the address -> cluster index is built on first use.
+    """
+
+    __slots__ = ("_built", "_links", "_members", "skipped")
 
     def __init__(
         self,
-        members: list[frozenset[str]],
-        links: list[tuple[str, ...]],
+        members: Sequence[frozenset[str] | str],
+        links: Sequence[tuple[str, ...]],
         skipped: Mapping[str, str],
     ) -> None:
-        self._members = members
-        self._links = links
-        self._index = {address: cid for cid, group in enumerate(members) for address in group}
+        self._members = list(members)
+        self._links = list(links)
+        self._built: dict[str, int] | None = None
         #: txid -> why it was not used for clustering (e.g. "coinjoin:whirlpool").
         self.skipped = dict(skipped)
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if self._built is None:
+            index: dict[str, int] = {}
+            for cid, group in enumerate(self._members):
+                if isinstance(group, str):
+                    index[group] = cid
+                else:
+                    index.update(dict.fromkeys(group, cid))
+            self._built = index
+        return self._built
 
     def cluster_of(self, address: str) -> int:
         """The cluster id of an address; InputError if no clustered tx mentions it."""
@@ -51,11 +68,13 @@ class Clusters:
         return self._index.get(address)
 
     def members(self, cluster_id: int) -> frozenset[str]:
-        return self._members[self._check(cluster_id)]
+        group = self._members[self._check(cluster_id)]
+        return frozenset((group,)) if isinstance(group, str) else group
 
     def representative(self, cluster_id: int) -> str:
         """The cluster's smallest address: a stable name for it."""
-        return min(self._members[self._check(cluster_id)])
+        group = self._members[self._check(cluster_id)]
+        return group if isinstance(group, str) else min(group)
 
     def txids(self, cluster_id: int) -> tuple[str, ...]:
         """The txs whose co-spent inputs linked this cluster (sorted): its evidence."""
@@ -66,7 +85,10 @@ class Clusters:
         return found is not None and found == self._index.get(second)
 
     def sizes(self) -> dict[int, int]:
-        return {cid: len(group) for cid, group in enumerate(self._members)}
+        return {
+            cid: 1 if isinstance(group, str) else len(group)
+            for cid, group in enumerate(self._members)
+        }
 
     def finding(self, cluster_id: int) -> Finding:
         """The cluster as evidence: its size and the txs that link it."""
@@ -106,10 +128,11 @@ def cluster_addresses(
     Output addresses are included as singletons (unless ``include_outputs`` is False) so that
     `Clusters.cluster_of` answers for every address in the flow.
     """
-    parent: dict[str, str] = {}
+    parent: dict[str, str] = {}  # union-find over addresses spent together, only
     size: dict[str, int] = {}
     linked_by: dict[str, list[str]] = {}
     skipped: dict[str, str] = {}
+    seen: set[str] = set()  # every address, in a cluster of its own unless linked
 
     def find(address: str) -> str:
         root = parent.get(address)
@@ -124,17 +147,13 @@ def cluster_addresses(
         return root
 
     for tx in txs:
-        addresses = [txin.prev_address for txin in tx.inputs if txin.prev_address is not None]
         if include_outputs:
-            for out in tx.outputs:
-                if out.address is not None:
-                    find(out.address)
+            seen.update([out.address for out in tx.outputs if out.address is not None])
+        addresses = {txin.prev_address for txin in tx.inputs if txin.prev_address is not None}
         if not addresses:
             continue
-        distinct = sorted(set(addresses))
-        for address in distinct:
-            find(address)
-        if len(distinct) < 2:
+        seen.update(addresses)
+        if len(addresses) < 2:
             continue
         if max_inputs is not None and len(tx.inputs) > max_inputs:
             skipped[tx.txid] = "too_many_inputs"
@@ -144,6 +163,7 @@ def cluster_addresses(
             if coinjoin is not None:
                 skipped[tx.txid] = f"coinjoin:{coinjoin.fact('pattern')}"
                 continue
+        distinct = sorted(addresses)
         root = find(distinct[0])
         links = linked_by.setdefault(root, [])
         links.append(tx.txid)
@@ -159,9 +179,23 @@ def cluster_addresses(
     groups: dict[str, set[str]] = {}
     for address in parent:
         groups.setdefault(find(address), set()).add(address)
-    ordered = sorted(groups.items(), key=lambda item: min(item[1]))
-    members = [frozenset(group) for _, group in ordered]
-    evidence = [tuple(sorted(set(linked_by.get(root, ())))) for root, _ in ordered]
+    seen.difference_update(parent)
+    # One cluster per group and per lone address, numbered in the order of their smallest
+    # address: the lone ones sorted as plain strings, the groups merged in between.
+    lone = sorted(seen)
+    del seen
+    members: list[frozenset[str] | str] = []
+    evidence: list[tuple[str, ...]] = []
+    done = 0
+    for smallest, root in sorted((min(group), root) for root, group in groups.items()):
+        upto = bisect_left(lone, smallest, done)
+        members.extend(lone[done:upto])
+        evidence.extend([()] * (upto - done))
+        done = upto
+        members.append(frozenset(groups[root]))
+        evidence.append(tuple(sorted(set(linked_by.get(root, ())))))
+    members.extend(lone[done:])
+    evidence.extend([()] * (len(lone) - done))
     return Clusters(members, evidence, skipped)
 
 

@@ -31,6 +31,7 @@ from btcwatch.trace.evidence import Finding, btc, input_owner, payable_vouts
 __all__ = [
     "WASABI2_DENOMINATIONS",
     "WHIRLPOOL_POOLS",
+    "coinjoin_of",
     "describe",
     "detect_coinjoin",
     "is_coinjoin",
@@ -75,9 +76,16 @@ WASABI2_DENOMINATIONS = wasabi2_denominations()
 
 def detect_coinjoin(tx: Tx) -> Finding | None:
     """A `Finding` (verdict "coinjoin", fact ``pattern``) if the tx looks like a CoinJoin."""
-    if tx.is_coinbase or len(tx.inputs) < 2:
+    if len(tx.inputs) < 2:  # a coinbase has one input
         return None
-    values = [tx.outputs[vout].value for vout in payable_vouts(tx)]
+    return coinjoin_of(tx, payable_vouts(tx))
+
+
+def coinjoin_of(tx: Tx, vouts: Sequence[int]) -> Finding | None:
+    """`detect_coinjoin` for a caller that already has the tx's `payable_vouts`."""
+    if len(tx.inputs) < 2:
+        return None
+    values = [tx.outputs[vout].value for vout in vouts]
     if len(values) < MIN_EQUAL_OUTPUTS:
         return None
     counts = Counter(values)

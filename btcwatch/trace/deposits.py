@@ -30,6 +30,8 @@ def sweep_entity(
     Every payable output must go to addresses tagged with one single entity, and at least
     ``min_addresses`` distinct untagged input addresses must be swept. CoinJoins are not sweeps.
     """
+    if not tags:
+        return None  # nothing tagged: no entity to sweep into
     vouts = payable_vouts(tx)
     if tx.is_coinbase or not vouts:
         return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from btcwatch.chain.script import ScriptType, classify
+from btcwatch.chain.script import OP_RETURN, ScriptType, classify
 from btcwatch.errors import ParseError
 from btcwatch.model import COIN, Tx, TxIn, TxOut
 
@@ -149,9 +149,15 @@ def payable_vouts(tx: Tx) -> list[int]:
     """Indexes of outputs that can carry value onwards: not OP_RETURN, not zero-valued.
 
     Change and peel heuristics reason about these only; a data carrier is nobody's change.
+    Runs for every tx of a flow, several times: `classify` says OP_RETURN exactly when the
+    first byte is OP_RETURN, so that byte is all this looks at.
     """
     return [
         vout
         for vout, out in enumerate(tx.outputs)
-        if out.value > 0 and classify(out.script) is not ScriptType.OP_RETURN
+        if out.value > 0 and out.script[:1] != _OP_RETURN
     ]
+
+
+_OP_RETURN = bytes((OP_RETURN,))
+assert classify(_OP_RETURN) is ScriptType.OP_RETURN

@@ -10,17 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from btcwatch.errors import ProviderError
 from btcwatch.model import OutPoint, Tx
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
-from btcwatch.trace.source import CachedChain
+from btcwatch.trace.heap import heap_frozen
+from btcwatch.trace.source import TxSource
 from btcwatch.trace.tagindex import TagIndex
 
 DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
+#: A flow holds at most this many transactions: a trail into a busy service stays bounded.
+DEFAULT_MAX_TXS = 10_000
+#: Address-history pages read for an ADDRESS source (Esplora: 25 confirmed txs a page).
+DEFAULT_HISTORY_PAGES = 4
 
 
 class StopReason(StrEnum):
@@ -32,6 +37,7 @@ class StopReason(StrEnum):
     MIN_VALUE = "min_value"
     FANOUT = "fanout"
     NO_ADDRESS = "no_address"  # OP_RETURN and other scripts nobody can spend by address
+    TX_LIMIT = "tx_limit"  # the trace already holds max_txs transactions
     ERROR = "provider_error"
 
 
@@ -42,11 +48,22 @@ class TraceParams:
     max_fanout: int = 20
     taint: str = "haircut"
     stop_at: tuple[str, ...] = DEFAULT_STOP_AT
+    max_txs: int = DEFAULT_MAX_TXS
+    max_history_pages: int = DEFAULT_HISTORY_PAGES
 
     @classmethod
     def from_dict(cls, p: Mapping[str, Any]) -> TraceParams:
-        """Back from the JSON stored with a trace run."""
-        return cls(p["hops"], p["min_value"], p["max_fanout"], p["taint"], tuple(p["stop_at"]))
+        """Back from the JSON stored with a trace run (runs stored before a limit existed
+        get its default)."""
+        return cls(
+            p["hops"],
+            p["min_value"],
+            p["max_fanout"],
+            p["taint"],
+            tuple(p["stop_at"]),
+            p.get("max_txs", DEFAULT_MAX_TXS),
+            p.get("max_history_pages", DEFAULT_HISTORY_PAGES),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +73,12 @@ class Source:
     address: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Where one branch of the trail ended, and why."""
+class Stop(NamedTuple):
+    """Where one branch of the trail ended, and why.
+
+    Stop, Endpoint, PeelHop and ChangeVerdict are named tuples: a large flow holds one per
+    output or tx, millions of them, and a tuple is built several times faster than a frozen
+    dataclass."""
 
     outpoint: OutPoint
     address: str | None
@@ -88,9 +108,20 @@ class Flow:
 
 
 async def follow(
-    chain: CachedChain, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
 ) -> Flow:
-    """Search forward from ``sources`` until every branch has stopped."""
+    """Search forward from ``sources`` until every branch has stopped.
+
+    Each hop costs one outspends answer per frontier tx and one fetch per new spending tx, so
+    at most two requests per traced tx; ``max_fanout`` and ``max_txs`` bound the flow.
+    """
+    with heap_frozen():
+        return await _follow(chain, sources, params, tags)
+
+
+async def _follow(
+    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+) -> Flow:
     flow = Flow(list(sources))
     source_txids = {s.outpoint.txid for s in sources}
     if source_txids:
@@ -101,48 +132,48 @@ async def follow(
     entities = tags.entities()
     while frontier:
         ops = [op for op, _ in frontier]
-        hop_of_op = dict(frontier)
         flow.followed.update(ops)
         answers = await chain.spenders(ops)
-        spenders: dict[OutPoint, str] = {}
-        for op in ops:
+        moving: list[tuple[OutPoint, int, str]] = []
+        for op, at in frontier:
             answer = answers.get(op)
             if isinstance(answer, ProviderError):
-                _stop(flow, op, StopReason.ERROR, hop_of_op[op], detail=str(answer))
+                _stop(flow, op, StopReason.ERROR, at, detail=str(answer))
             elif answer is None:
-                _stop(flow, op, StopReason.UNSPENT, hop_of_op[op])
+                _stop(flow, op, StopReason.UNSPENT, at)
             else:
-                spenders[op] = answer
-        wanted = sorted({t for t in spenders.values() if t not in flow.txs})
+                moving.append((op, at, answer))
+        wanted = sorted({t for _, _, t in moving if t not in flow.txs})
         flow.txs.update(await chain.txs(wanted))
         next_frontier: dict[OutPoint, int] = {}
         barrier: dict[str, tuple[StopReason, str | None, str] | None] = {}
-        for op in ops:
-            spender = spenders.get(op)
-            if spender is None:
-                continue
+        for op, at, spender in moving:
             tx = flow.txs[spender]
-            hop = hop_of_op[op] + 1
+            hop = at + 1
             if spender not in barrier:
                 barrier[spender] = _barrier(flow, tx, entities)
             stop = barrier[spender]
-            flow.hop_of.setdefault(tx.txid, hop)
+            flow.hop_of.setdefault(spender, hop)
             if stop is not None:
                 reason, entity, detail = stop
                 _stop(
                     flow,
                     op,
                     reason,
-                    hop - 1,
+                    at,
                     entity,
                     "exchange" if reason is StopReason.DEPOSIT else None,
                     detail,
                 )
                 continue
-            flow.walked.add(tx.txid)
+            if spender in flow.walked:
+                continue  # its outputs were followed or stopped when it was first walked
+            flow.walked.add(spender)
+            # Outputs of a tx met for the first time are new, unless one is a source.
+            check = spender in source_txids
             for vout, out in enumerate(tx.outputs):
-                child = OutPoint(tx.txid, vout)
-                if child in flow.followed or child in next_frontier or child in flow.stops:
+                child = OutPoint(spender, vout)
+                if check and child in flow.followed:
                     continue
                 ended = _output_stop(tx, vout, hop, params, tags)
                 if ended is None:
@@ -150,9 +181,34 @@ async def follow(
                     continue
                 who = tags.get(out.address)
                 entity = who.entity if who and ended is StopReason.TAGGED else None
-                _stop(flow, child, ended, hop, entity, who.category if who else None)
-        frontier = sorted(next_frontier.items())
+                detail = (
+                    f"{len(tx.outputs)} outputs > max_fanout {params.max_fanout}"
+                    if ended is StopReason.FANOUT
+                    else ""
+                )
+                _stop(flow, child, ended, hop, entity, who.category if who else None, detail)
+        frontier = _within_budget(flow, sorted(next_frontier.items()), params.max_txs)
     return flow
+
+
+def _within_budget(
+    flow: Flow, frontier: list[tuple[OutPoint, int]], max_txs: int
+) -> list[tuple[OutPoint, int]]:
+    """The outputs still worth a request: each may bring one more tx into the flow, so once
+    the flow would pass ``max_txs`` the rest stop (largest values are followed first)."""
+    room = max_txs - len(flow.txs)
+    if len(frontier) <= room:
+        return frontier
+    room = max(room, 0)
+
+    def value(item: tuple[OutPoint, int]) -> int:
+        op = item[0]
+        return flow.txs[op.txid].outputs[op.vout].value
+
+    ranked = sorted(frontier, key=lambda item: (-value(item), item[0]))
+    for op, hop in ranked[room:]:
+        _stop(flow, op, StopReason.TX_LIMIT, hop, detail=f"flow reached max_txs {max_txs}")
+    return sorted(ranked[:room])
 
 
 def _barrier(

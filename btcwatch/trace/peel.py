@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from btcwatch.model import OutPoint, Tx
 from btcwatch.trace.evidence import Finding, input_owner, payable_vouts
@@ -22,8 +23,7 @@ MAX_PEEL_SHARE = 0.2
 MAX_INPUTS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PeelHop:
+class PeelHop(NamedTuple):
     """One step: the peel paid out and the change that carries on."""
 
     txid: str
@@ -82,7 +82,31 @@ def is_peel_step(
     tx: Tx, *, max_peel_share: float = MAX_PEEL_SHARE, max_inputs: int = MAX_INPUTS
 ) -> Finding | None:
     """A finding (verdict "peel") if the tx pays a small peel and keeps a large change."""
-    if tx.is_coinbase or not 1 <= len(tx.inputs) <= max_inputs:
+    step = _peel_step(tx, max_peel_share, max_inputs)
+    if step is None:
+        return None
+    small, large, peel, change, share = step
+    return Finding.of(
+        HEURISTIC,
+        "peel",
+        0.7 if share <= 0.05 else 0.6,
+        tx.txid,
+        {
+            "peel_vout": small,
+            "peel_sats": peel,
+            "change_vout": large,
+            "change_sats": change,
+            "peel_share": round(share, 4),
+        },
+    )
+
+
+def _peel_step(
+    tx: Tx, max_peel_share: float, max_inputs: int
+) -> tuple[int, int, int, int, float] | None:
+    """(peel vout, change vout, peel sats, change sats, peel share) of a peel step, else None:
+    the numbers alone, so a chain search over a million txs builds no finding per tx."""
+    if not 1 <= len(tx.inputs) <= max_inputs or tx.is_coinbase:
         return None
     if len(tx.inputs) > 1:
         owners = {input_owner(txin) for txin in tx.inputs}
@@ -101,19 +125,7 @@ def is_peel_step(
     share = peel / (peel + change)
     if share > max_peel_share:
         return None
-    return Finding.of(
-        HEURISTIC,
-        "peel",
-        0.7 if share <= 0.05 else 0.6,
-        tx.txid,
-        {
-            "peel_vout": small,
-            "peel_sats": peel,
-            "change_vout": large,
-            "change_sats": change,
-            "peel_share": round(share, 4),
-        },
-    )
+    return small, large, peel, change, share
 
 
 def spends_of(txs: Mapping[str, Tx]) -> dict[OutPoint, str]:
@@ -124,19 +136,6 @@ def spends_of(txs: Mapping[str, Tx]) -> dict[OutPoint, str]:
         for txin in tx.inputs
         if txin.prevout is not None
     }
-
-
-def _hop(tx: Tx, step: Finding) -> PeelHop:
-    peel_vout = int(step.fact("peel_vout") or 0)
-    change_vout = int(step.fact("change_vout") or 0)
-    return PeelHop(
-        tx.txid,
-        OutPoint(tx.txid, peel_vout),
-        tx.outputs[peel_vout].value,
-        tx.outputs[peel_vout].address,
-        OutPoint(tx.txid, change_vout),
-        tx.outputs[change_vout].value,
-    )
 
 
 def find_peel_chains(
@@ -152,26 +151,47 @@ def find_peel_chains(
     ``spends`` maps an outpoint to the txid spending it (as explorers' outspends say); when
     omitted it is derived from the txs themselves.
     """
-    if spends is None:
-        spends = spends_of(txs)
     hops: dict[str, PeelHop] = {}
     for txid, tx in txs.items():
-        step = is_peel_step(tx, max_peel_share=max_peel_share, max_inputs=max_inputs)
+        step = _peel_step(tx, max_peel_share, max_inputs)
         if step is not None:
-            hops[txid] = _hop(tx, step)
+            small, large, peel, change, _ = step
+            hops[txid] = PeelHop(
+                tx.txid,
+                OutPoint(tx.txid, small),
+                peel,
+                tx.outputs[small].address,
+                OutPoint(tx.txid, large),
+                change,
+            )
     following: dict[str, str] = {}
-    for txid, hop in hops.items():
-        spender = spends.get(hop.change)
-        if (
-            spender is not None
-            and spender in hops
-            and spender != txid
-            and any(txin.prevout == hop.change for txin in txs[spender].inputs)
-        ):
-            following[txid] = spender
+    if spends is None:
+        # Derived from the txs: who spends each hop's change (the last one, as spends_of
+        # would say), found by txid so that no outpoint is built or hashed per input.
+        spender_of: dict[str, str] = {}
+        for txid, tx in txs.items():
+            for txin in tx.inputs:
+                prev = txin.prevout
+                if prev is not None:
+                    hop = hops.get(prev.txid)
+                    if hop is not None and hop.change.vout == prev.vout:
+                        spender_of[prev.txid] = txid
+        for txid, spender in spender_of.items():
+            if spender in hops and spender != txid:
+                following[txid] = spender
+    else:
+        for txid, hop in hops.items():
+            spent_by = spends.get(hop.change)
+            if (
+                spent_by is not None
+                and spent_by in hops
+                and spent_by != txid
+                and any(txin.prevout == hop.change for txin in txs[spent_by].inputs)
+            ):
+                following[txid] = spent_by
     has_predecessor = set(following.values())
     chains: list[PeelChain] = []
-    for txid in sorted(hops):
+    for txid in hops:  # (any order: the chains are sorted below)
         if txid in has_predecessor:
             continue
         walk = [hops[txid]]

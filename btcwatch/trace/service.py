@@ -13,7 +13,7 @@ from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.model import OutPoint, is_txid
 from btcwatch.prices import Price, PriceLookup
-from btcwatch.providers.base import Provider
+from btcwatch.providers.base import History, Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
 from btcwatch.store.chaindata import load_txs
@@ -24,7 +24,16 @@ from btcwatch.store.watchstate import address_stats, watched_outputs
 from btcwatch.tags import CATEGORIES, default_tags
 from btcwatch.trace.analyse import Analysis, Endpoint, analyse, to_json
 from btcwatch.trace.coinjoin import detect_coinjoin
-from btcwatch.trace.follow import Flow, Source, Stop, StopReason, TraceParams, follow
+from btcwatch.trace.evidence import Finding
+from btcwatch.trace.follow import (
+    DEFAULT_HISTORY_PAGES,
+    Flow,
+    Source,
+    Stop,
+    StopReason,
+    TraceParams,
+    follow,
+)
 from btcwatch.trace.source import CachedChain
 from btcwatch.trace.tagindex import TagIndex
 from btcwatch.valuation import Valuer
@@ -36,9 +45,19 @@ def tag_index(store: Store) -> TagIndex:
 
 
 async def resolve_sources(
-    store: Store, chain: CachedChain, *, case: str | None = None, targets: Sequence[str] = ()
+    store: Store,
+    chain: CachedChain,
+    *,
+    case: str | None = None,
+    targets: Sequence[str] = (),
+    max_pages: int | None = DEFAULT_HISTORY_PAGES,
+    limits: list[Finding] | None = None,
 ) -> list[Source]:
-    """The outputs a trace starts from: a case's ransom payments, or addresses/txids/outpoints."""
+    """The outputs a trace starts from: a case's ransom payments, or addresses/txids/outpoints.
+
+    An address's history is read for at most ``max_pages`` pages (a hot wallet has 100,000
+    txs); where that cut it short, a "history_limit" finding is appended to ``limits``.
+    """
     sources: dict[OutPoint, Source] = {}
     if case is not None:
         get_case(store, case)
@@ -52,14 +71,16 @@ async def resolve_sources(
         missing = [a for a in ransom if a not in paid and a not in synced]
         targets = [*targets, *missing]
     for target in targets:
-        for s in await _sources_of(chain, target.strip()):
+        for s in await _sources_of(chain, target.strip(), max_pages, limits):
             sources.setdefault(s.outpoint, s)
     if not sources:
         raise InputError("nothing to trace: no payments found for the given sources")
     return sorted(sources.values(), key=lambda s: str(s.outpoint))
 
 
-async def _sources_of(chain: CachedChain, target: str) -> list[Source]:
+async def _sources_of(
+    chain: CachedChain, target: str, max_pages: int | None, limits: list[Finding] | None
+) -> list[Source]:
     if ":" in target:
         op = OutPoint.parse(target)
         tx = (await chain.txs([op.txid]))[op.txid]
@@ -77,7 +98,10 @@ async def _sources_of(chain: CachedChain, target: str) -> list[Source]:
     from btcwatch.chain.address import Address
 
     address = str(Address.parse(target, chain.provider.network))
-    history = await chain.provider.address_history(address)
+    history = await chain.provider.address_history(address, max_pages=max_pages)
+    chain.keep(history)
+    if isinstance(history, History) and not history.complete and limits is not None:
+        limits.append(history_limit(address, history))
     return [
         Source(tx.outpoint(v), o.value, o.address)
         for tx in history
@@ -105,6 +129,18 @@ def check_request(
             Address.parse(text, provider.network)
 
 
+def history_limit(address: str, history: History) -> Finding:
+    """The record that a source address's history was cut: the trace started from its newest
+    payments only."""
+    return Finding.of(
+        "history_limit",
+        "truncated",
+        1.0,
+        address,
+        {"pages_read": history.pages, "txs_read": len(history)},
+    )
+
+
 async def run_trace(
     store: Store,
     provider: Provider,
@@ -123,8 +159,17 @@ async def run_trace(
     before = provider.requests
     run_id = start_run(store, case, list(targets), asdict(params))
     try:
-        sources = await resolve_sources(store, chain, case=case, targets=targets)
+        limits: list[Finding] = []
+        sources = await resolve_sources(
+            store,
+            chain,
+            case=case,
+            targets=targets,
+            max_pages=params.max_history_pages,
+            limits=limits,
+        )
         flow = await follow(chain, sources, params, tag_index(store))
+        flow.findings[:0] = limits
         result = analyse(flow, params)
     except BtcwatchError as exc:
         finish_run(

@@ -139,7 +139,9 @@ def topological_order(txs: Mapping[str, Tx]) -> list[str]:
     Kahn's algorithm; raises InputError on a cycle or a key that is not its tx's txid.
     """
     indegree: dict[str, int] = {}
-    children: dict[str, list[str]] = {}
+    # parent -> its child, or a list of them when it has several (most txs of a long flow
+    # have one spender: a million one-element lists would be most of this function's cost)
+    children: dict[str, str | list[str]] = {}
     for txid, tx in txs.items():
         if tx.txid != txid:
             raise InputError(f"flow maps {txid} to a different tx ({tx.txid})")
@@ -154,9 +156,13 @@ def topological_order(txs: Mapping[str, Tx]) -> list[str]:
                 continue
             kids = children.get(parent)
             if kids is None:
-                children[parent] = [txid]
+                children[parent] = txid
+            elif isinstance(kids, str):
+                if kids == txid:
+                    continue  # several outputs of one parent: count the edge once
+                children[parent] = [kids, txid]
             elif kids[-1] == txid:
-                continue  # several outputs of one parent: count the edge once
+                continue
             else:
                 kids.append(txid)
             parents += 1
@@ -167,7 +173,10 @@ def topological_order(txs: Mapping[str, Tx]) -> list[str]:
     while ready:
         txid = ready.pop()
         order.append(txid)
-        for child in children.get(txid, ()):
+        kids = children.get(txid)
+        if kids is None:
+            continue
+        for child in (kids,) if isinstance(kids, str) else kids:
             left = indegree[child] - 1
             indegree[child] = left
             if left == 0:
