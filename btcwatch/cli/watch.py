@@ -76,7 +76,7 @@ def watch(
         _check_case(st, case)
     st.close()  # the watch opens its own connection under the lock
     run = WatchRun(
-        WatchOptions(case, mode, settings.confirmations, from_height, mempool),
+        WatchOptions(case, mode, settings.confirmations, from_height, mempool, follow),
         after_cycle=after_cycle if follow else None,
         alerts=alert or ["stderr"],
         interval=interval,
@@ -98,6 +98,8 @@ def watch(
             console.print(f"[{colour}]{escape(report.summary())}[/{colour}]")
         for problem in report.alert_errors:
             info(f"alert not delivered (will retry): {problem}")
+        for problem in report.followup_errors:
+            info(problem)
 
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")

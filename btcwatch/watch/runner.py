@@ -20,6 +20,7 @@ from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
+from btcwatch.store.followups import queue_followups
 from btcwatch.store.watchstate import (
     WatchedOutput,
     address_stats,
@@ -55,6 +56,7 @@ class WatchOptions:
     confirmations: int = 1
     from_height: int | None = None
     mempool: bool = True
+    follow: bool = False  # `--follow`: owe a follow-up trace for each case whose money moved
 
 
 @dataclass(slots=True)
@@ -70,6 +72,7 @@ class CycleReport:
     events: list[Event] = field(default_factory=list)
     delivered: int = 0
     alert_errors: list[str] = field(default_factory=list)
+    followup_errors: list[str] = field(default_factory=list)  # owed traces that failed
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -326,7 +329,10 @@ def _commit(
         for key, value in result.state.items():
             set_state(store, key, value)
         set_state(store, "tip_height", result.observation.tip_height)
-        return record_events(store, events, [s.spec for s in sinks])
+        new = record_events(store, events, [s.spec for s in sinks])
+        if options.follow:  # durable work, in this same transaction (see store/followups.py)
+            queue_followups(store, (ev.case for ev in new if ev.kind is Kind.FUNDS_MOVED))
+        return new
 
 
 def _enrich(

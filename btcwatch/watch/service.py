@@ -25,15 +25,20 @@ from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
-from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.rates import learned_rates, save_learned_rates
 from btcwatch.watch.alerts import Sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
-AfterCycle = Callable[[Store, Provider, CycleReport, EvidenceLog], Awaitable[list[Event]]]
+# `watch --follow`'s hook after each cycle: (store, provider, options, log, sink specs) ->
+# (events it recorded, problems to report); its work is durable (btcwatch.followup).
+AfterCycle = Callable[
+    [Store, Provider, WatchOptions, EvidenceLog, Sequence[str]],
+    Awaitable[tuple[list[Event], list[str]]],
+]
 
 
 @dataclass(slots=True)
@@ -50,9 +55,11 @@ class WatchRun:
     retries: int = 5  # tries per request (config ``retries``), backoff between them
     network: str = "mainnet"
     transport: httpx.AsyncBaseTransport | None = None
-    # `watch --follow`: called after each cycle with new events; returns more events to record
+    # `watch --follow`: called after each cycle; records and returns the events it found
     # (the CLI passes btcwatch.followup, so watch itself never imports trace).
     after_cycle: AfterCycle | None = None
+    # base URL -> request rate learned from 429s by earlier runs (read from the database)
+    learned: dict[str, float] = field(default_factory=dict)
     reports: list[CycleReport] = field(default_factory=list)
 
 
@@ -67,6 +74,7 @@ def default_provider_factory(run: WatchRun) -> ProviderFactory:
             cross_check=run.cross_check,
             transport=run.transport,
             retry=RetryPolicy(max_tries=run.retries),
+            learned=run.learned,
         )
 
     return make
@@ -87,6 +95,7 @@ def run_watch(
     """
     sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
+        run.learned = learned_rates(store)
         factory = provider_factory or default_provider_factory(run)
         asyncio.run(_loop(store, run, sinks, factory, on_report, on_error))
     return run.reports
@@ -156,13 +165,17 @@ async def _loop(
                 if stop.is_set():
                     break
                 continue
-            if run.after_cycle is not None and report.events:
-                more = await run.after_cycle(store, provider, report, log)
-                new = record_events(store, more, [s.spec for s in sinks])
+            if run.after_cycle is not None:
+                new, trouble = await run.after_cycle(
+                    store, provider, run.options, log, [s.spec for s in sinks]
+                )
                 report.events.extend(new)
-                delivered, problems = await deliver(store, sinks)
-                report.delivered += delivered
-                report.alert_errors.extend(problems)
+                report.followup_errors.extend(trouble)
+                if new:
+                    delivered, problems = await deliver(store, sinks)
+                    report.delivered += delivered
+                    report.alert_errors.extend(problems)
+            save_learned_rates(store, provider.learned_rates())
             run.reports.append(report)
             on_report(report)
             if run.interval is None or stop.is_set():
@@ -171,6 +184,8 @@ async def _loop(
             if stop.is_set():
                 break
     finally:
+        with contextlib.suppress(BtcwatchError):  # a failed cycle's lessons are kept too
+            save_learned_rates(store, provider.learned_rates())
         await provider.aclose()
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
