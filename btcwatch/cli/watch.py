@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import UTC, datetime
 
@@ -18,7 +19,9 @@ from btcwatch.providers.factory import parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
 from btcwatch.watch.runner import CycleReport, WatchOptions
-from btcwatch.watch.service import WatchRun, make_sinks, run_watch
+from btcwatch.watch.service import CycleAbandoned, WatchRun, make_sinks, run_watch
+
+EXIT_ALERTS_PENDING = 4  # --exit-code: alerts stayed undelivered (a sink is failing)
 
 
 def watch(
@@ -36,7 +39,9 @@ def watch(
         [], "--alert", help="stderr, jsonl:PATH, webhook:URL, email:ADDRESS (repeatable)."
     ),
     exit_code: bool = typer.Option(
-        False, "--exit-code", help="Exit 3 when new events were recorded, 0 when none."
+        False,
+        "--exit-code",
+        help="Exit 3 when new events were recorded, 4 when alerts stayed undelivered, else 0.",
     ),
     explorer: list[str] = ExplorerOption,
     proxy: str | None = ProxyOption,
@@ -57,8 +62,8 @@ def watch(
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
         raise InputError("give exactly one of --once or --interval SECONDS")
-    if interval is not None and interval <= 0:
-        raise InputError("--interval must be a positive number of seconds")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise InputError(f"--interval must be a positive number of seconds, not {interval}")
     if mode not in ("auto", "address", "block"):
         raise InputError(f"unknown --mode {mode!r} (use auto, address or block)")
     st = state(ctx)
@@ -104,7 +109,13 @@ def watch(
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed)
+    try:
+        reports = run_watch(settings.db, run, settings, on_report=show, on_error=failed)
+    except CycleAbandoned as exc:
+        info(f"btcwatch: error: {exc}")
+        raise typer.Exit(128 + exc.signum) from None
+    if exit_code and reports and reports[-1].alert_errors:
+        raise typer.Exit(EXIT_ALERTS_PENDING)  # a dead sink outranks news: cron must notice
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

@@ -1,7 +1,9 @@
 """`btcwatch watch` as a library call: lock, provider, sinks, then one cycle or a daemon loop.
 
 The daemon stops on SIGTERM/SIGINT after finishing the cycle in progress; a second signal
-abandons it (its transaction rolls back, so nothing half-done is stored).
+abandons it (its transaction rolls back, so nothing half-done is stored) and raises
+`CycleAbandoned`, so the exit status says so (128 + signal number, as a shell would). Ctrl-C
+during `--once` (asyncio cancels the run) is re-raised, never taken for a finished cycle.
 """
 
 from __future__ import annotations
@@ -27,12 +29,23 @@ from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.rates import learned_rates, save_learned_rates
-from btcwatch.watch.alerts import Sink, deliver, parse_sink
+from btcwatch.watch.alerts import Sink, check_sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
+
+
+class CycleAbandoned(BtcwatchError):
+    """A second stop signal abandoned the cycle in progress; nothing of it was stored."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(f"second {name}: the cycle in progress was abandoned, nothing stored")
+
+
 # `watch --follow`'s hook after each cycle: (store, provider, options, log, sink specs) ->
 # (events it recorded, problems to report); its work is durable (btcwatch.followup).
 AfterCycle = Callable[
@@ -102,8 +115,12 @@ def run_watch(
 
 
 def make_sinks(specs: Sequence[str], settings: Settings | None = None) -> list[Sink]:
-    """Parse ``--alert`` specs (no I/O), with SMTP settings and webhook secret from config."""
-    return [
+    """Parse and check ``--alert`` specs, with SMTP settings and webhook secret from config.
+
+    A sink that can never work (a JSON lines file in a missing or read-only directory, a
+    webhook URL without a host) is a ConfigError here, before anything runs.
+    """
+    sinks = [
         parse_sink(
             spec,
             smtp=settings.smtp if settings else None,
@@ -111,6 +128,9 @@ def make_sinks(specs: Sequence[str], settings: Settings | None = None) -> list[S
         )
         for spec in dict.fromkeys(specs)
     ]
+    for sink in sinks:
+        check_sink(sink)
+    return sinks
 
 
 async def _loop(
@@ -124,15 +144,17 @@ async def _loop(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     current: list[asyncio.Task[CycleReport]] = []
+    abandoned: list[int] = []
 
-    def signalled() -> None:
-        if stop.is_set() and current:
+    def signalled(signum: int) -> None:
+        if stop.is_set() and current and not current[0].done():
+            abandoned.append(signum)
             current[0].cancel()  # second signal: abandon the cycle, its transaction rolls back
         stop.set()
 
     if run.interval is not None:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, signalled)
+            loop.add_signal_handler(sig, signalled, int(sig))
     log = EvidenceLog()
     prices = PriceTable.load_default()
     disputes = DisputeLog()
@@ -155,7 +177,10 @@ async def _loop(
             try:
                 report = await task
             except asyncio.CancelledError:
-                break
+                me = asyncio.current_task()
+                if not abandoned or (me is not None and me.cancelling()):
+                    raise  # Ctrl-C under --once (asyncio.run cancels us): not a finished run
+                raise CycleAbandoned(abandoned[0]) from None
             except BtcwatchError as exc:
                 if run.interval is None:
                     raise

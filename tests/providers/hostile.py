@@ -2,6 +2,7 @@
 
 - ``endless``: answers 200 and streams a body that never ends (no Content-Length).
 - ``trickle``: answers 200 and sends one byte every ``every`` seconds, forever.
+- ``busy``: answers 503 at once, every time (a client retries with backoff).
 
 Both answer every request the same way, whatever the path, so any client request hits them.
 Subprocesses under test reach them over real sockets.
@@ -26,6 +27,10 @@ class Hostile:
 
 async def _serve(mode: str, every: float, state: Hostile, writer: asyncio.StreamWriter) -> None:
     state.requests += 1
+    if mode == "busy":
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")
+        await writer.drain()
+        return
     writer.write(_HEAD)
     chunk = b"a" * 65536
     while True:
@@ -40,8 +45,8 @@ async def _serve(mode: str, every: float, state: Hostile, writer: asyncio.Stream
 
 @contextmanager
 def hostile_explorer(mode: str, every: float = 5.0) -> Iterator[Hostile]:
-    """Serve ``mode`` ("endless" or "trickle") until the block ends."""
-    if mode not in ("endless", "trickle"):
+    """Serve ``mode`` ("endless", "trickle" or "busy") until the block ends."""
+    if mode not in ("endless", "trickle", "busy"):
         raise ValueError(mode)
     loop = asyncio.new_event_loop()
     state = Hostile("")
@@ -55,8 +60,9 @@ def hostile_explorer(mode: str, every: float = 5.0) -> Iterator[Hostile]:
         if task is not None:
             tasks.add(task)
         try:
-            await reader.readuntil(b"\r\n\r\n")
-            await _serve(mode, every, state, writer)
+            while True:  # keep-alive: a client may send its retries on the same connection
+                await reader.readuntil(b"\r\n\r\n")
+                await _serve(mode, every, state, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
