@@ -7,7 +7,8 @@ catch-up never finishes. So the client slows down and speeds up again, per explo
 - a 429 halves the pace (once per pace: the other requests already in flight at the old pace
   do not halve it again), starting from the rate actually achieved when nothing was configured;
 - a Retry-After is honoured by the request that got it (providers/_http.py waits it out);
-- after ``patience`` successes in a row the pace grows by a small step (additive increase),
+- after ``patience`` (50) successes in a row the pace grows by 2% of the configured rate (of
+  the pace itself when none is configured): additive increase,
   never above the configured rate nor, for ``forget_after`` seconds, above 90% of the rate
   that earned the last 429: a client that found the limit stays under it instead of probing
   it again every minute;
@@ -30,7 +31,6 @@ from typing import Any
 __all__ = ["MIN_RATE", "AdaptiveRate"]
 
 MIN_RATE = 0.05  # requests per second: one every 20 s is as slow as it gets
-_MAX_OBSERVED = 1000.0  # cap on the estimate of an unthrottled client's pace
 _WINDOW = 32  # recent sends used to estimate the achieved rate
 
 
@@ -42,7 +42,7 @@ class AdaptiveRate:
         ceiling: float | None,
         start: float | None = None,
         *,
-        patience: int = 20,
+        patience: int = 50,
         forget_after: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -91,13 +91,18 @@ class AdaptiveRate:
         return self.epoch
 
     def achieved(self) -> float | None:
-        """Requests per second over the recent sends, if there were enough to tell."""
+        """Requests per second over the recent sends, if there were enough to tell.
+
+        Sends bunched within one second count as that many per second, not as their burst
+        rate: limits are per second (a token bucket lets a burst through, then answers 429),
+        so a client that sent 11 requests in 50 ms before its 429 is told ~11/s, not 200/s.
+        """
         if len(self._sent) < 2:
             return None
         span = self._sent[-1] - self._sent[0]
-        if span <= 0:
-            return _MAX_OBSERVED
-        return min(_MAX_OBSERVED, (len(self._sent) - 1) / span)
+        if span < 1.0:
+            return float(len(self._sent))
+        return (len(self._sent) - 1) / span
 
     def on_success(self) -> None:
         if self.current is None:
@@ -108,7 +113,7 @@ class AdaptiveRate:
         self._streak = 0
         if self._limit_hint is not None and self._clock() - self._hint_at > self.forget_after:
             self._limit_hint = None
-        step = max(MIN_RATE, (self.ceiling or self.current) / 20.0)
+        step = max(MIN_RATE, (self.ceiling or self.current) / 50.0)  # 2%: carefully
         grown = self.current + step
         if self._limit_hint is not None:
             grown = min(grown, max(self.current, 0.9 * self._limit_hint))

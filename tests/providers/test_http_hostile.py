@@ -159,9 +159,15 @@ def test_unlimited_client_halves_the_rate_it_achieved() -> None:
     pace = AdaptiveRate(None, clock=clock, sleep=clock.sleep)
     for _ in range(11):
         asyncio.run(pace.acquire())
-        clock.now += 0.01  # 100 requests/s
+        clock.now += 0.2  # 5 requests/s
     pace.on_rate_limited(pace.epoch)
-    assert pace.current == pytest.approx(50.0)
+    assert pace.current == pytest.approx(2.5)
+    burst = AdaptiveRate(None, clock=clock, sleep=clock.sleep)
+    for _ in range(12):
+        asyncio.run(burst.acquire())
+        clock.now += 0.001  # 12 requests in a burst: counted per second, not as 1000/s
+    burst.on_rate_limited(burst.epoch)
+    assert burst.current == pytest.approx(6.0)
     assert AdaptiveRate(None, start=0.0001).current == MIN_RATE
 
 
