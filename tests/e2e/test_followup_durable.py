@@ -181,6 +181,8 @@ def test_crash_torture_ends_with_the_events_of_an_uninterrupted_run(
         assert killed >= 3  # the torture did torture
         found = settle(db, server.url)
     assert found == expected
+    flagged = [i for k, i in found if k == "funds_at_exchange"]
+    assert len(flagged) == len(scenario.ground_truth()["peels"])
     assert "running" not in statuses(db)
     assert owed(db) == []
     alerts = tmp_path / "alerts.jsonl"
