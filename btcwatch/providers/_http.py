@@ -225,8 +225,9 @@ class _Failure:
 class _TooBig(Exception):
     """A body past its size cap (raised while streaming, before it is all in memory)."""
 
-    def __init__(self, read: int, cap: int) -> None:
-        super().__init__(f"answer larger than {cap} bytes (read {read} so far)")
+    def __init__(self, read: int, cap: int, *, declared: bool = False) -> None:
+        how = f"declares {read} bytes" if declared else f"read {read} so far"
+        super().__init__(f"answer larger than {cap} bytes ({how})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +405,7 @@ class HttpClient:
             async with self._client.stream("GET", url, params=params) as response:
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise _TooBig(0, max_bytes)
+                    raise _TooBig(int(declared), max_bytes, declared=True)
                 chunks: list[bytes] = []
                 total = 0
                 async for chunk in response.aiter_bytes(_CHUNK):

@@ -4,8 +4,9 @@ Why: a configured rate is a guess. A rate-limited explorer answers 429 (mempool.
 Retry-After and an HTML body); retrying at the same pace only earns more 429s, and a long
 catch-up never finishes. So the client slows down and speeds up again, per explorer:
 
-- a 429 halves the pace (once per pace: the other requests already in flight at the old pace
-  do not halve it again), starting from the rate actually achieved when nothing was configured;
+- a 429 halves the pace, at most once a second and once per pace (requests sent at the old
+  pace, and the 429s of a server whose bucket has not refilled yet, do not halve it again),
+  starting from the rate actually achieved in the last second when nothing was configured;
 - a Retry-After is honoured by the request that got it (providers/_http.py waits it out);
 - after ``patience`` (50) successes in a row the pace grows by 2% of the configured rate (of
   the pace itself when none is configured): additive increase,
@@ -23,6 +24,7 @@ below it. Clock and sleep are injected for tests.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -31,7 +33,9 @@ from typing import Any
 __all__ = ["MIN_RATE", "AdaptiveRate"]
 
 MIN_RATE = 0.05  # requests per second: one every 20 s is as slow as it gets
-_WINDOW = 32  # recent sends used to estimate the achieved rate
+_MAX_OBSERVED = 1000.0  # cap on the estimate of an unthrottled client's pace
+_WINDOW = 1024  # recent sends kept to estimate the achieved rate (those of the last second)
+COOLDOWN = 1.0  # seconds between two slowdowns: rate limits refill per second
 
 
 class AdaptiveRate:
@@ -60,6 +64,7 @@ class AdaptiveRate:
         self._limit_hint: float | None = None
         self._hint_at = 0.0
         self._sent: deque[float] = deque(maxlen=_WINDOW)
+        self._last_slowdown = -math.inf
         if start is not None and start > 0:
             self.current = self._clamp(start)
 
@@ -91,18 +96,21 @@ class AdaptiveRate:
         return self.epoch
 
     def achieved(self) -> float | None:
-        """Requests per second over the recent sends, if there were enough to tell.
+        """Requests per second over the sends of the last second, if there were enough.
 
-        Sends bunched within one second count as that many per second, not as their burst
-        rate: limits are per second (a token bucket lets a burst through, then answers 429),
-        so a client that sent 11 requests in 50 ms before its 429 is told ~11/s, not 200/s.
+        Only used for the first slowdown of a client with no pace yet. It overestimates the
+        limit when a token bucket let a burst through, which is the safe side: halving again
+        each second while 429s go on finds the limit within seconds, while starting too low
+        would take thousands of requests of additive increase to climb back.
         """
-        if len(self._sent) < 2:
+        now = self._clock()
+        recent = [t for t in self._sent if now - t <= 1.0]
+        if len(recent) < 2:
             return None
-        span = self._sent[-1] - self._sent[0]
-        if span < 1.0:
-            return float(len(self._sent))
-        return (len(self._sent) - 1) / span
+        span = recent[-1] - recent[0]
+        if span <= 0:
+            return _MAX_OBSERVED
+        return min(_MAX_OBSERVED, (len(recent) - 1) / span)
 
     def on_success(self) -> None:
         if self.current is None:
@@ -123,8 +131,8 @@ class AdaptiveRate:
         """A 429 for a request sent at pace ``epoch``: slow down (once per pace)."""
         now = self._clock()
         self._streak = 0
-        if epoch != self.epoch:
-            return  # sent before the last slowdown: that one already accounted for it
+        if epoch != self.epoch or now - self._last_slowdown < COOLDOWN:
+            return  # sent before the last slowdown, or too soon after it to tell
         # Halve the pace in force; with none below the ceiling yet, the pace achieved so far
         # (an unthrottled client's rate is whatever the network allowed).
         base = self.current
@@ -139,4 +147,5 @@ class AdaptiveRate:
             self.current = self.ceiling / 2.0
         self.epoch += 1
         self.slowdowns += 1
+        self._last_slowdown = now
         self._next = max(self._next, now + 1.0 / self.current)

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,10 +41,10 @@ ProviderFactory = Callable[[EvidenceLog], Provider]
 class CycleAbandoned(BtcwatchError):
     """A second stop signal abandoned the cycle in progress; nothing of it was stored."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, what: str = "the cycle in progress was abandoned") -> None:
         self.signum = signum
         name = signal.Signals(signum).name
-        super().__init__(f"second {name}: the cycle in progress was abandoned, nothing stored")
+        super().__init__(f"second {name}: {what}")
 
 
 # `watch --follow`'s hook after each cycle: (store, provider, options, log, sink specs) ->
@@ -143,7 +144,7 @@ async def _loop(
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    current: list[asyncio.Task[CycleReport]] = []
+    current: list[asyncio.Future[Any]] = []
     abandoned: list[int] = []
 
     def signalled(signum: int) -> None:
@@ -180,7 +181,9 @@ async def _loop(
                 me = asyncio.current_task()
                 if not abandoned or (me is not None and me.cancelling()):
                     raise  # Ctrl-C under --once (asyncio.run cancels us): not a finished run
-                raise CycleAbandoned(abandoned[0]) from None
+                raise CycleAbandoned(
+                    abandoned[0], "the cycle in progress was abandoned, nothing stored"
+                ) from None
             except BtcwatchError as exc:
                 if run.interval is None:
                     raise
@@ -191,9 +194,20 @@ async def _loop(
                     break
                 continue
             if run.after_cycle is not None:
-                new, trouble = await run.after_cycle(
-                    store, provider, run.options, log, [s.spec for s in sinks]
+                follow: asyncio.Future[tuple[list[Event], list[str]]] = asyncio.ensure_future(
+                    run.after_cycle(store, provider, run.options, log, [s.spec for s in sinks])
                 )
+                current[:] = [follow]
+                try:
+                    new, trouble = await follow
+                except asyncio.CancelledError:
+                    me = asyncio.current_task()
+                    if not abandoned or (me is not None and me.cancelling()):
+                        raise
+                    raise CycleAbandoned(
+                        abandoned[0],
+                        "the follow-up trace in progress was abandoned (it stays owed)",
+                    ) from None
                 report.events.extend(new)
                 report.followup_errors.extend(trouble)
                 if new:
