@@ -7,23 +7,30 @@ which deposit, how much of the ransom.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from btcwatch.case import Role
-from btcwatch.errors import AddressError
+from btcwatch.errors import AddressError, BtcwatchError
 from btcwatch.event import Event, Kind, event_id
 from btcwatch.intake import add_addresses
 from btcwatch.prices import PriceLookup, PriceTable
 from btcwatch.providers.base import Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
+from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.followups import (
+    followup_done,
+    followup_failed,
+    owed_followups,
+    reap_stale_runs,
+)
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason, TraceParams
 from btcwatch.trace.service import run_trace
 from btcwatch.valuation import Valuer
-from btcwatch.watch.runner import CycleReport
+from btcwatch.watch.runner import WatchOptions
 
 NOT_ATTACKER = (StopReason.DEPOSIT, StopReason.TAGGED)
 
@@ -129,12 +136,56 @@ async def follow_up(
     return result
 
 
+async def resume_followups(
+    store: Store,
+    provider: Provider,
+    *,
+    case: str | None = None,
+    sinks: Sequence[str] = (),
+    params: TraceParams | None = None,
+    log: EvidenceLog | None = None,
+    prices: PriceLookup | Valuer | None = None,
+) -> tuple[list[Event], list[str]]:
+    """Run every follow-up trace still owed (of ``case``, or all); (new events, problems).
+
+    Each case's events are recorded in the transaction that settles its debt, so a crash
+    before then leaves the trace owed and the next tick redoes it (event ids are
+    deterministic: nothing is recorded twice). A trace that fails (an explorer gave up) stays
+    owed with its error; trace runs that a killed process left `running` are marked failed.
+    """
+    reap_stale_runs(store)
+    events: list[Event] = []
+    problems: list[str] = []
+    for owed in owed_followups(store, case):
+        try:
+            found = await follow_up(
+                store, provider, [owed.case], params=params, log=log, prices=prices
+            )
+        except BtcwatchError as exc:
+            followup_failed(store, owed.case, str(exc))
+            problems.append(f"follow-up trace of case {owed.case!r} failed (will retry): {exc}")
+            continue
+        with store.write():
+            events.extend(record_events(store, found.events, sinks))
+            followup_done(store, owed.case)
+    return events, problems
+
+
 async def after_cycle(
-    store: Store, provider: Provider, report: CycleReport, log: EvidenceLog
-) -> list[Event]:
-    """`watch --follow`'s hook: trace the cases whose watched money just moved."""
-    moved = {ev.case for ev in report.events if ev.kind is Kind.FUNDS_MOVED}
-    if not moved:
-        return []
-    found = await follow_up(store, provider, moved, log=log, prices=PriceTable.load_default())
-    return found.events
+    store: Store,
+    provider: Provider,
+    options: WatchOptions,
+    log: EvidenceLog,
+    sinks: Sequence[str],
+    prices: PriceLookup | Valuer | None = None,
+) -> tuple[list[Event], list[str]]:
+    """`watch --follow`'s hook: the follow-up traces the cycles owe (see resume_followups),
+    valued with the watch run's prices (the bundled table when none are given)."""
+    return await resume_followups(
+        store,
+        provider,
+        case=options.case,
+        sinks=sinks,
+        log=log,
+        prices=PriceTable.load_default() if prices is None else prices,
+    )

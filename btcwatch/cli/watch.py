@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import UTC, datetime
 
@@ -32,7 +33,9 @@ from btcwatch.watch.mempool import check_mempool_mode
 from btcwatch.watch.push import PUSH_MODES
 from btcwatch.watch.revalue import refresh_fiat
 from btcwatch.watch.runner import CycleReport, WatchOptions
-from btcwatch.watch.service import WatchRun, make_sinks, run_watch
+from btcwatch.watch.service import CycleAbandoned, WatchRun, make_sinks, run_watch
+
+EXIT_ALERTS_PENDING = 4  # --exit-code: alerts stayed undelivered (a sink is failing)
 
 
 def watch(
@@ -50,7 +53,9 @@ def watch(
         [], "--alert", help="stderr, jsonl:PATH, webhook:URL, email:ADDRESS (repeatable)."
     ),
     exit_code: bool = typer.Option(
-        False, "--exit-code", help="Exit 3 when new events were recorded, 0 when none."
+        False,
+        "--exit-code",
+        help="Exit 3 when new events were recorded, 4 when alerts stayed undelivered, else 0.",
     ),
     explorer: list[str] = ExplorerOption,
     proxy: str | None = ProxyOption,
@@ -94,8 +99,8 @@ def watch(
     """Poll the watched addresses, store new events, send alerts."""
     if once == (interval is not None):
         raise InputError("give exactly one of --once or --interval SECONDS")
-    if interval is not None and interval <= 0:
-        raise InputError("--interval must be a positive number of seconds")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise InputError(f"--interval must be a positive number of seconds, not {interval}")
     if mode not in ("auto", "address", "block"):
         raise InputError(f"unknown --mode {mode!r} (use auto, address or block)")
     if push not in PUSH_MODES:
@@ -141,6 +146,7 @@ def watch(
             mempool=settings.mempool,
             hot_set=settings.hot_set,
             budget=tick_budget,
+            follow=follow,
         ),
         after_cycle=after_cycle if follow else None,
         alerts=alert or ["stderr"],
@@ -165,19 +171,27 @@ def watch(
             console.print(f"[{colour}]{escape(report.summary())}[/{colour}]")
         for problem in report.alert_errors:
             info(f"alert not delivered (will retry): {problem}")
+        for problem in report.followup_errors:
+            info(problem)
 
     def failed(exc: BtcwatchError) -> None:
         info(f"btcwatch: cycle failed, retrying later: {exc}")
 
-    reports = run_watch(
-        settings.db,
-        run,
-        settings,
-        on_report=show,
-        on_error=failed,
-        on_note=info,
-        provider_factory=factory,
-    )
+    try:
+        reports = run_watch(
+            settings.db,
+            run,
+            settings,
+            on_report=show,
+            on_error=failed,
+            on_note=info,
+            provider_factory=factory,
+        )
+    except CycleAbandoned as exc:
+        info(f"btcwatch: error: {exc}")
+        raise typer.Exit(128 + exc.signum) from None
+    if exit_code and reports and reports[-1].alert_errors:
+        raise typer.Exit(EXIT_ALERTS_PENDING)  # a dead sink outranks news: cron must notice
     if exit_code and any(r.events for r in reports):
         raise typer.Exit(EXIT_NEW_EVENTS)
 

@@ -15,6 +15,14 @@ Design notes (why it is this way):
   not decode (truncated JSON) are retried with exponential backoff and jitter, honouring
   Retry-After (seconds or HTTP date). 404 raises NotFound at once. Other 4xx are not retried.
   ``sleep`` and ``random`` are injected so tests assert the waits instead of waiting.
+- Bounded answers: every body is read as a stream with a running total against a size cap
+  given per endpoint by the provider (a tip hash is 64 bytes, a raw block a few MB); a body
+  past its cap is a bad answer (BadResponse) at once, never retried into memory.
+- A total deadline per request (connect + whole body), not just per read: an explorer that
+  trickles one byte every few seconds is cut off and the request fails with Unavailable
+  without retrying on that explorer (it would trickle again); the pool fails over.
+- The pace adapts to 429s (see `btcwatch.providers._pace`): ``start_rate`` is the pace learned
+  earlier, `HttpClient.learned_rate` the pace learned now, for the caller to keep.
 - Evidence: every response, whatever its status, becomes a `model.Evidence` handed to
   ``on_evidence``; the body is hashed as httpx delivers it (Content-Encoding removed), i.e. the
   document a third party gets by asking the same URL.
@@ -47,8 +55,11 @@ from btcwatch.errors import (
     Unavailable,
 )
 from btcwatch.model import Evidence
+from btcwatch.providers._pace import AdaptiveRate
 
 __all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_USER_AGENT",
     "EvidenceSink",
     "HttpClient",
@@ -65,6 +76,9 @@ Sleep = Callable[[float], Awaitable[Any]]
 # Tor Browser 128 ESR sends this on every platform, so it is the crowd to hide in.
 DEFAULT_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEFAULT_TIMEOUT = 30.0  # seconds per read; Tor circuits are slow but not this slow
+DEFAULT_DEADLINE = 40.0  # seconds per request, connect to last byte (a 4 MB block over Tor)
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a body cap for endpoints that do not name their own
+_CHUNK = 64 * 1024
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _SNIPPET = 120  # characters of an error body shown in a message
 
@@ -205,6 +219,23 @@ class _Failure:
     error: type[ProviderError]
     problem: str
     retry_after: float | None = None
+    final: bool = False  # not worth another try on this explorer
+
+
+class _TooBig(Exception):
+    """A body past its size cap (raised while streaming, before it is all in memory)."""
+
+    def __init__(self, read: int, cap: int, *, declared: bool = False) -> None:
+        how = f"declares {read} bytes" if declared else f"read {read} so far"
+        super().__init__(f"answer larger than {cap} bytes ({how})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    url: str
+    body: bytes
 
 
 class HttpClient:
@@ -225,7 +256,11 @@ class HttpClient:
         on_evidence: EvidenceSink | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        start_rate: float | None = None,
     ) -> None:
+        if deadline <= 0:
+            raise ConfigError(f"request deadline must be positive, not {deadline}")
         if transport is not None and proxy is not None:
             raise ConfigError("give a transport or a proxy, not both (a transport bypasses it)")
         self.provider = provider
@@ -234,7 +269,9 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.requests = 0
         self.last_evidence: Evidence | None = None
+        self.deadline = deadline
         self._throttler = throttler_for(rate)
+        self.pace = AdaptiveRate(rate, start_rate)
         self._sleep = sleep
         self._clock = clock
         self._random = random or random_module.Random().random
@@ -254,24 +291,51 @@ class HttpClient:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return await self.get(path, decode_json, params)
+    @property
+    def learned_rate(self) -> float | None:
+        """The pace (requests/s) learned below the configured rate, None while none is needed."""
+        return self.pace.learned
 
-    async def get_text(self, path: str, params: Mapping[str, str] | None = None) -> str:
-        return await self.get(path, decode_text, params)
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Any:
+        return await self.get(path, decode_json, params, max_bytes=max_bytes)
 
-    async def get_bytes(self, path: str, params: Mapping[str, str] | None = None) -> bytes:
-        return await self.get(path, decode_bytes, params)
+    async def get_text(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> str:
+        return await self.get(path, decode_text, params, max_bytes=max_bytes)
+
+    async def get_bytes(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> bytes:
+        return await self.get(path, decode_bytes, params, max_bytes=max_bytes)
 
     async def get(
         self,
         path: str,
         decode: Callable[[bytes], T],
         params: Mapping[str, str] | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> T:
         """GET ``base_url + path``; the decoded body of the first good response.
 
-        ``decode`` raising ValueError (e.g. truncated JSON) counts as a failed attempt.
+        ``decode`` raising ValueError (e.g. truncated JSON) counts as a failed attempt. A body
+        over ``max_bytes`` raises BadResponse at once; a request past the total deadline
+        raises Unavailable at once (both: another explorer may do better).
         """
         url = self.url(path)
         shown = str(httpx.URL(url, params=params)) if params else url
@@ -279,28 +343,44 @@ class HttpClient:
         while True:
             if self._throttler is not None:
                 await self._throttler.acquire()  # type: ignore[no-untyped-call]
+            epoch = await self.pace.acquire()
             self.requests += 1
             try:
-                response = await self._client.get(url, params=params)
+                answer = await self._fetch(url, params, max_bytes)
+            except _TooBig as exc:
+                raise BadResponse(
+                    f"bad response: {exc}", provider=self.provider, url=shown
+                ) from None
+            except TimeoutError:
+                failure = _Failure(
+                    Unavailable,
+                    f"no complete answer within {self.deadline:g} s (request deadline)",
+                    final=True,
+                )
             except httpx.TransportError as exc:
                 failure = _Failure(Unavailable, self._transport_problem(exc))
             else:
-                evidence = self._record(response)
+                evidence = self._record(answer)
                 shown = evidence.url
-                if response.is_success:
+                if 200 <= answer.status < 300:
                     try:
-                        value = decode(response.content)
+                        value = decode(answer.body)
                     except (ValueError, UnicodeDecodeError) as exc:
-                        snippet = _snippet(response.content)
+                        snippet = _snippet(answer.body)
                         failure = _Failure(
                             BadResponse, f"undecodable body ({_reason(exc)}): {snippet!r}"
                         )
                     else:
+                        self.pace.on_success()
                         self._used(evidence)
                         return value
                 else:
-                    failure = self._judge(response, shown)
+                    failure = self._judge(answer, shown)
+                    if answer.status == 429:
+                        self.pace.on_rate_limited(epoch)
             failures += 1
+            if failure.final:
+                raise failure.error(failure.problem, provider=self.provider, url=shown)
             if failures >= self.retry.max_tries:
                 raise failure.error(
                     f"{failure.problem}; gave up after {failures} tries",
@@ -319,6 +399,27 @@ class HttpClient:
                 wait if wait is not None else self.retry.backoff(failures, self._random())
             )
 
+    async def _fetch(self, url: str, params: Mapping[str, str] | None, max_bytes: int) -> _Answer:
+        """One attempt, connect to last byte within the deadline, the body read up to the cap."""
+        async with asyncio.timeout(self.deadline):
+            async with self._client.stream("GET", url, params=params) as response:
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise _TooBig(int(declared), max_bytes, declared=True)
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in response.aiter_bytes(_CHUNK):
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise _TooBig(total, max_bytes)
+                    chunks.append(chunk)
+                return _Answer(
+                    response.status_code,
+                    response.headers,
+                    str(response.request.url),
+                    b"".join(chunks),
+                )
+
     def _transport_problem(self, exc: httpx.TransportError) -> str:
         if isinstance(exc, httpx.TimeoutException):
             return f"timed out ({type(exc).__name__})"
@@ -330,9 +431,9 @@ class HttpClient:
             return f"cannot connect ({_reason(exc)})"
         return f"connection failed ({_reason(exc)})"
 
-    def _judge(self, response: httpx.Response, url: str) -> _Failure:
+    def _judge(self, response: _Answer, url: str) -> _Failure:
         """A retryable failure for 429, 5xx and 408; any other status raises at once."""
-        status = response.status_code
+        status = response.status
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
         if status == 429:
             return _Failure(RateLimited, "rate limited (HTTP 429)", retry_after)
@@ -340,7 +441,7 @@ class HttpClient:
             return _Failure(Unavailable, f"server error (HTTP {status})", retry_after)
         if status == 404:
             raise NotFound("not found (HTTP 404)", provider=self.provider, url=url)
-        snippet = _snippet(response.content)
+        snippet = _snippet(response.body)
         if 300 <= status < 400:
             target = response.headers.get("Location", "?")
             message = f"redirected (HTTP {status}) to {target}; configure that URL instead"
@@ -353,13 +454,13 @@ class HttpClient:
         shown = public_proxy_url(self.proxy or "")
         return f"proxy {shown} {what} ({_reason(exc)}); not connecting directly"
 
-    def _record(self, response: httpx.Response) -> Evidence:
-        body = response.content
+    def _record(self, response: _Answer) -> Evidence:
+        body = response.body
         evidence = Evidence(
             provider=self.provider,
-            url=str(response.request.url),
+            url=response.url,
             fetched_at=iso_utc(self._clock()),
-            status=response.status_code,
+            status=response.status,
             sha256=hashlib.sha256(body).hexdigest(),
             body=body,
         )

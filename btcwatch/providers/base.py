@@ -108,6 +108,13 @@ class Provider(ABC):
     def last_evidence(self) -> Evidence | None:
         """The successful response the latest returned value was parsed from."""
 
+    def learned_rates(self) -> dict[str, float | None]:
+        """Base URL -> the request rate learned from 429s (None: the configured one is fine).
+
+        The caller keeps these (the watch stores them) and passes them back as start rates.
+        """
+        return {}
+
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 

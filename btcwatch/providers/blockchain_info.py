@@ -102,6 +102,15 @@ NAME = "blockchain.info"
 RAWADDR_PAGE_SIZE = 50
 MULTIADDR_MAX = 100
 DEFAULT_RATE = 0.1  # blockchain.info documents about one request per 10 seconds
+# Size caps per endpoint (bytes), enforced while the body streams in (see providers/_http.py).
+KIB, MIB = 1024, 1024 * 1024
+MAX_LATEST = 64 * KIB
+MAX_BLOCK_JSON = 64 * MIB  # /rawblock and /block-height send every tx of the block as JSON
+MAX_RAW_BLOCK_HEX = 16 * MIB + KIB  # a 4 MB block as hex
+MAX_TX_JSON = 8 * MIB
+MAX_TX_HEX = 8 * MIB + KIB
+MAX_RAWADDR_PAGE = 16 * MIB  # 50 txs with their inputs and outputs
+MAX_MULTIADDR = 4 * MIB  # 100 addresses' totals (n=0: no txs)
 INDEX_CACHE = 200_000  # tx_index -> txid entries kept (about 30 MB at most)
 
 
@@ -394,6 +403,7 @@ class BlockchainInfoProvider(Provider):
         on_evidence: EvidenceSink | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         timeout: float = DEFAULT_TIMEOUT,
+        start_rate: float | None = None,
     ) -> None:
         if network != MAINNET:
             raise ConfigError(f"blockchain.info serves mainnet only, not {network.name}")
@@ -421,6 +431,7 @@ class BlockchainInfoProvider(Provider):
             on_evidence=on_evidence,
             user_agent=user_agent,
             timeout=timeout,
+            start_rate=start_rate,
         )
         self._txids: dict[int, str] = {}  # tx_index -> txid (immutable facts)
         self._blocks: dict[int, BlockRef] = {}  # tx_index -> block, only once confirmed
@@ -433,11 +444,16 @@ class BlockchainInfoProvider(Provider):
     def last_evidence(self) -> Evidence | None:
         return self._http.last_evidence
 
+    def learned_rates(self) -> dict[str, float | None]:
+        return {self._http.base_url: self._http.learned_rate}
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _json(self, path: str, parse: Callable[[Any], Any], **params: str) -> Any:
-        value = await self._http.get_json(path, params or None)
+    async def _json(
+        self, path: str, parse: Callable[[Any], Any], max_bytes: int, **params: str
+    ) -> Any:
+        value = await self._http.get_json(path, params or None, max_bytes=max_bytes)
         try:
             return parse(value)
         except ProviderError as exc:  # BadResponse, or NotFound decided from the body
@@ -457,7 +473,7 @@ class BlockchainInfoProvider(Provider):
 
     async def _fetch_index(self, index: int) -> None:
         path = f"/rawtx/{index}"
-        obj = await self._http.get_json(path)
+        obj = await self._http.get_json(path, max_bytes=MAX_TX_JSON)
         try:
             got, _ = tx_index_of(obj, provider=self.name)
         except BadResponse as exc:
@@ -489,7 +505,7 @@ class BlockchainInfoProvider(Provider):
 
     async def tip(self) -> Tip:
         tip: Tip = await self._json(
-            "/latestblock", lambda o: parse_latestblock(o, provider=self.name)
+            "/latestblock", lambda o: parse_latestblock(o, provider=self.name), MAX_LATEST
         )
         return tip
 
@@ -506,7 +522,7 @@ class BlockchainInfoProvider(Provider):
                 raise Field(obj, "block-height", self.name).fail("has two main-chain blocks")
             return main[0]["hash"].as_txid()
 
-        found: str = await self._json(path, pick, format="json")
+        found: str = await self._json(path, pick, MAX_BLOCK_JSON, format="json")
         return found
 
     async def _rawblock(self, block_hash: str) -> tuple[BlockInfo, list[str]]:
@@ -517,7 +533,7 @@ class BlockchainInfoProvider(Provider):
             txids = [t["hash"].as_txid() for t in Field(obj, "block", self.name)["tx"].items()]
             return parse_block(obj, provider=self.name), txids
 
-        info, txids = await self._json(path, parse)
+        info, txids = await self._json(path, parse, MAX_BLOCK_JSON)
         if info.hash != wanted:
             raise BadResponse(
                 f"bad response: asked for block {wanted} but got {info.hash}",
@@ -535,7 +551,7 @@ class BlockchainInfoProvider(Provider):
     async def block_raw(self, block_hash: str) -> bytes:
         wanted = check_block_hash(block_hash)
         path = f"/rawblock/{wanted}"
-        text = await self._http.get_text(path, {"format": "hex"})
+        text = await self._http.get_text(path, {"format": "hex"}, max_bytes=MAX_RAW_BLOCK_HEX)
         try:
             raw = bytes.fromhex(text)
         except ValueError:
@@ -554,7 +570,7 @@ class BlockchainInfoProvider(Provider):
     async def _rawtx(self, txid: str) -> object:
         wanted = check_txid(txid)
         path = f"/rawtx/{wanted}"
-        obj = await self._http.get_json(path)
+        obj = await self._http.get_json(path, max_bytes=MAX_TX_JSON)
         try:
             _, got = tx_index_of(obj, provider=self.name)
         except BadResponse as exc:
@@ -579,7 +595,7 @@ class BlockchainInfoProvider(Provider):
     async def tx_raw(self, txid: str) -> bytes:
         wanted = check_txid(txid)
         path = f"/rawtx/{wanted}"
-        text = await self._http.get_text(path, {"format": "hex"})
+        text = await self._http.get_text(path, {"format": "hex"}, max_bytes=MAX_TX_HEX)
         try:
             raw = bytes.fromhex(text)
             got = parse_raw_tx(raw).txid
@@ -628,6 +644,7 @@ class BlockchainInfoProvider(Provider):
             page: RawaddrPage = await self._json(
                 path,
                 lambda o: parse_rawaddr_page(o, provider=self.name),
+                MAX_RAWADDR_PAGE,
                 limit=str(RAWADDR_PAGE_SIZE),
                 offset=str(offset),
             )
@@ -676,6 +693,7 @@ class BlockchainInfoProvider(Provider):
             part: dict[str, AddressStats] = await self._json(
                 "/multiaddr",
                 lambda o: parse_multiaddr(o, provider=self.name),
+                MAX_MULTIADDR,
                 active="|".join(chunk),
                 n="0",
             )

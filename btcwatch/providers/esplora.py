@@ -88,6 +88,23 @@ DEFAULT_RATE = 5.0  # requests per second when the caller does not say (see fact
 NULL_TXID = "0" * 64
 _TIP_CACHE = 64
 
+# Size caps per endpoint (bytes), enforced while the body streams in: an explorer that sends
+# more is giving a bad answer, not a big one. Generous against mainnet's worst cases.
+KIB, MIB = 1024, 1024 * 1024
+MAX_HASH = 1 * KIB  # a 64-character hash (plus whitespace)
+MAX_BLOCK_JSON = 64 * KIB
+MAX_BLOCK_TXIDS = 8 * MIB  # ~67 bytes per txid; mainnet blocks hold < 20000 txs
+MAX_RAW_BLOCK = 8 * MIB  # consensus: at most 4 MB of block data
+MAX_TX_JSON = 4 * MIB
+MAX_TX_HEX = 8 * MIB + KIB  # a 4 MB transaction as hex
+MAX_OUTSPENDS = 4 * MIB
+MAX_OUTSPENDS_BATCH = 16 * MIB  # 50 txs' outspend lists
+MAX_ADDRESS = 64 * KIB
+MAX_HISTORY_PAGE = 5 * MIB  # 25 txs (or 50 unconfirmed ones)
+MAX_MEMPOOL_TXIDS = 64 * MIB  # the whole mainnet mempool's txids in a backlog
+MAX_MERKLE_PROOF = 16 * KIB  # ~14 hashes for a 10,000-tx block
+MAX_HEADER = 1 * KIB  # 80 bytes as hex
+
 # --- pure parsers ------------------------------------------------------------------------
 
 
@@ -293,6 +310,7 @@ class EsploraProvider(Provider):
         batch_outspends: bool | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         timeout: float = DEFAULT_TIMEOUT,
+        start_rate: float | None = None,
     ) -> None:
         self.name = name or urlsplit(base_url).netloc or base_url
         self.network = network
@@ -309,6 +327,7 @@ class EsploraProvider(Provider):
             on_evidence=on_evidence,
             user_agent=user_agent,
             timeout=timeout,
+            start_rate=start_rate,
         )
         # None: try mempool.space's batch endpoint and stop using it if the server lacks it.
         self._batch = batch_outspends
@@ -347,11 +366,16 @@ class EsploraProvider(Provider):
     def last_evidence(self) -> Evidence | None:
         return self._http.last_evidence
 
+    def learned_rates(self) -> dict[str, float | None]:
+        return {self._http.base_url: self._http.learned_rate}
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _json(self, path: str, parse: Callable[[Any], Any], **params: str) -> Any:
-        value = await self._http.get_json(path, params or None)
+    async def _json(
+        self, path: str, parse: Callable[[Any], Any], max_bytes: int, **params: str
+    ) -> Any:
+        value = await self._http.get_json(path, params or None, max_bytes=max_bytes)
         try:
             return parse(value)
         except ProviderError as exc:  # BadResponse, or NotFound decided from the body
@@ -365,7 +389,7 @@ class EsploraProvider(Provider):
         Two small requests that cannot straddle a new block, unlike /blocks/tip/height plus
         /blocks/tip/hash; steady-state polling costs one.
         """
-        tip_hash = await self._http.get("/blocks/tip/hash", _decode_hash)
+        tip_hash = await self._http.get("/blocks/tip/hash", _decode_hash, max_bytes=MAX_HASH)
         height = self._heights.get(tip_hash)
         if height is None:
             height = (await self.block(tip_hash)).height
@@ -376,26 +400,30 @@ class EsploraProvider(Provider):
 
     async def block_hash(self, height: int) -> str:
         path = f"/block-height/{check_height(height)}"
-        hash_text: str = await self._http.get(path, _decode_hash)
+        hash_text: str = await self._http.get(path, _decode_hash, max_bytes=MAX_HASH)
         return hash_text
 
     async def block(self, block_hash: str) -> BlockInfo:
         wanted = check_block_hash(block_hash)
         path = f"/block/{wanted}"
-        info: BlockInfo = await self._json(path, lambda o: parse_block(o, provider=self.name))
+        info: BlockInfo = await self._json(
+            path, lambda o: parse_block(o, provider=self.name), MAX_BLOCK_JSON
+        )
         if info.hash != wanted:
             raise self._mismatch(path, f"block {info.hash}")
         return info
 
     async def block_txids(self, block_hash: str) -> list[str]:
         path = f"/block/{check_block_hash(block_hash)}/txids"
-        txids: list[str] = await self._json(path, lambda o: parse_txids(o, provider=self.name))
+        txids: list[str] = await self._json(
+            path, lambda o: parse_txids(o, provider=self.name), MAX_BLOCK_TXIDS
+        )
         return txids
 
     async def block_raw(self, block_hash: str) -> bytes:
         wanted = check_block_hash(block_hash)
         path = f"/block/{wanted}/raw"
-        raw: bytes = await self._http.get(path, _decode_block)
+        raw: bytes = await self._http.get(path, _decode_block, max_bytes=MAX_RAW_BLOCK)
         got = hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()[::-1].hex()
         if got != wanted:
             raise self._mismatch(path, f"{len(raw)} bytes whose header hashes to {got}")
@@ -406,7 +434,9 @@ class EsploraProvider(Provider):
     async def tx(self, txid: str) -> Tx:
         wanted = check_txid(txid)
         path = f"/tx/{wanted}"
-        tx: Tx = await self._json(path, lambda o: parse_tx(o, self.network, provider=self.name))
+        tx: Tx = await self._json(
+            path, lambda o: parse_tx(o, self.network, provider=self.name), MAX_TX_JSON
+        )
         if tx.txid != wanted:
             raise self._mismatch(path, f"tx {tx.txid}")
         return tx
@@ -414,7 +444,7 @@ class EsploraProvider(Provider):
     async def tx_raw(self, txid: str) -> bytes:
         wanted = check_txid(txid)
         path = f"/tx/{wanted}/hex"
-        raw: bytes = await self._http.get(path, _decode_tx_hex)
+        raw: bytes = await self._http.get(path, _decode_tx_hex, max_bytes=MAX_TX_HEX)
         got = parse_raw_tx(raw).txid
         if got != wanted:
             raise self._mismatch(path, f"raw tx {got}")
@@ -429,13 +459,13 @@ class EsploraProvider(Provider):
             except InputError as exc:
                 raise BadResponse(f"bad response: {exc}", provider=self.name) from None
 
-        proof: tuple[int, MerkleBranch] = await self._json(path, parse)
+        proof: tuple[int, MerkleBranch] = await self._json(path, parse, MAX_MERKLE_PROOF)
         return proof
 
     async def block_header(self, block_hash: str) -> bytes:
         wanted = check_block_hash(block_hash)
         path = f"/block/{wanted}/header"
-        raw: bytes = await self._http.get(path, _decode_header)
+        raw: bytes = await self._http.get(path, _decode_header, max_bytes=MAX_HEADER)
         got = parse_header(raw).hash
         if got != wanted:
             raise self._mismatch(path, f"a header hashing to {got}")
@@ -444,7 +474,7 @@ class EsploraProvider(Provider):
     async def outspends(self, txid: str) -> list[OutSpend]:
         path = f"/tx/{check_txid(txid)}/outspends"
         spends: list[OutSpend] = await self._json(
-            path, lambda o: parse_outspends(o, provider=self.name)
+            path, lambda o: parse_outspends(o, provider=self.name), MAX_OUTSPENDS
         )
         return spends
 
@@ -479,6 +509,7 @@ class EsploraProvider(Provider):
             found: dict[str, list[OutSpend]] = await self._json(
                 "/txs/outspends",
                 lambda o: parse_outspends_batch(o, chunk, provider=self.name),
+                MAX_OUTSPENDS_BATCH,
                 txids=",".join(chunk),
             )
             return found
@@ -494,7 +525,7 @@ class EsploraProvider(Provider):
         addr = check_address(address, self.network)
         path = f"/address/{addr}"
         stats: AddressStats = await self._json(
-            path, lambda o: parse_address_stats(o, provider=self.name)
+            path, lambda o: parse_address_stats(o, provider=self.name), MAX_ADDRESS
         )
         if stats.address != addr:
             raise self._mismatch(path, f"address {stats.address}")
@@ -507,6 +538,7 @@ class EsploraProvider(Provider):
                 parse_tx(item.value, self.network, provider=self.name)
                 for item in Field(o, "txs", self.name).items()
             ],
+            MAX_HISTORY_PAGE,
         )
         for tx in txs:
             if not _involves(tx, address):
@@ -561,7 +593,7 @@ class EsploraProvider(Provider):
 
     async def mempool_txids(self) -> list[str]:
         txids: list[str] = await self._json(
-            "/mempool/txids", lambda o: parse_txids(o, provider=self.name)
+            "/mempool/txids", lambda o: parse_txids(o, provider=self.name), MAX_MEMPOOL_TXIDS
         )
         return txids
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -141,11 +141,13 @@ def make_provider(
     retry: RetryPolicy | None = None,
     user_agent: str = DEFAULT_USER_AGENT,
     timeout: float = DEFAULT_TIMEOUT,
+    learned: Mapping[str, float] | None = None,
 ) -> Provider:
     """One explorer by name (mempool, blockstream, blockchain.info) or Esplora base URL.
 
     ``rate`` is requests per second (None: the explorer's default above; ``math.inf``: no
-    limit). A ``.onion`` URL needs ``proxy`` (Tor); without one it is refused.
+    limit). A ``.onion`` URL needs ``proxy`` (Tor); without one it is refused. ``learned``:
+    base URL -> the rate learned from 429s earlier (`Provider.learned_rates`), to start at.
     """
     key = _known(spec)
     if key is None and not _is_url(spec):
@@ -167,6 +169,7 @@ def make_provider(
         name, batch = urlsplit(url).netloc, None
         default = math.inf if host in LOOPBACK else CUSTOM_RATE
     chosen = _rate(default if rate is None else rate)
+    start = (learned or {}).get(url.rstrip("/"))
     if explorer is not None and explorer.kind == "blockchain.info":
         return BlockchainInfoProvider(
             url,
@@ -181,6 +184,7 @@ def make_provider(
             retry=retry,
             user_agent=user_agent,
             timeout=timeout,
+            start_rate=start,
         )
     return EsploraProvider(
         url,
@@ -197,6 +201,7 @@ def make_provider(
         batch_outspends=batch,
         user_agent=user_agent,
         timeout=timeout,
+        start_rate=start,
     )
 
 
@@ -235,6 +240,7 @@ def make_pool(
     retry: RetryPolicy | None = None,
     user_agent: str = DEFAULT_USER_AGENT,
     timeout: float = DEFAULT_TIMEOUT,
+    learned: Mapping[str, float] | None = None,
 ) -> ProviderPool:
     """A pool of explorers in order of preference (see `ProviderPool`)."""
     if not specs:
@@ -253,6 +259,7 @@ def make_pool(
             retry=retry,
             user_agent=user_agent,
             timeout=timeout,
+            learned=learned,
         )
         for spec in specs
     ]

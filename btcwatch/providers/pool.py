@@ -144,6 +144,12 @@ class ProviderPool(Provider):
     def last_evidence(self) -> Evidence | None:
         return None if self._last is None else self._last.last_evidence
 
+    def learned_rates(self) -> dict[str, float | None]:
+        rates: dict[str, float | None] = {}
+        for p in self.providers:
+            rates.update(p.learned_rates())
+        return rates
+
     async def aclose(self) -> None:
         for p in self.providers:
             await p.aclose()

@@ -277,6 +277,35 @@ def m006_price_cache(db: Database) -> None:
 
 
 @migrations()
+def m007_durable_followup_and_rates(db: Database) -> None:
+    """`watch --follow` work owed per case, trace-run owners, and learned explorer rates.
+
+    A follow-up trace is queued in the same transaction as the cycle whose `funds_moved` asked
+    for it and removed with the transaction that records its results, so a crash in between
+    leaves it owed. A trace run records which process runs it, so a run left `running` by a
+    process that is gone can be told from one still in progress.
+    """
+    db.executescript(
+        """
+        CREATE TABLE followup_queue (
+            case_name TEXT PRIMARY KEY REFERENCES cases(name),
+            queued_at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        ALTER TABLE trace_runs ADD COLUMN owner_host TEXT;
+        ALTER TABLE trace_runs ADD COLUMN owner_pid INTEGER;
+        CREATE TABLE explorer_rates (
+            base_url TEXT PRIMARY KEY,
+            rate REAL NOT NULL,
+            learned_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
 def m008_tx_proofs(db: Database) -> None:
     """Inclusion proofs: raw tx bytes, Merkle branch and the 80-byte header they lead to."""
     db.executescript(

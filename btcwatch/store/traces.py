@@ -13,6 +13,7 @@ from typing import Any
 
 from btcwatch.errors import InputError
 from btcwatch.store.db import Store, utc_now
+from btcwatch.store.followups import this_process
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ def start_run(
                 "params": json.dumps(params, sort_keys=True),
                 "status": "running",
                 "started_at": utc_now(),
+                "owner_host": this_process()[0],  # so a run its process left behind is found
+                "owner_pid": this_process()[1],
             }
         )
         return int(table.last_rowid or 0)

@@ -4,7 +4,10 @@ An event is stored with one outbox row per sink before anything is sent; a row i
 delivered only after its sink accepted it. A crash in between re-sends on the next run (receivers
 deduplicate by the event id, sent with every alert), never drops an alert. A sink that fails
 keeps its row pending with the error (``outbox.last_error``); later events for that sink wait
-behind it, in order, and the next run tries again. Other sinks are not held back.
+behind it, in order, and the next run tries again. Other sinks are not held back: each sink is
+delivered to by its own task, concurrently, within its own total deadline (``SINK_DEADLINE``
+seconds per run), so a webhook that never answers delays neither the JSON lines file nor the
+next cycle; its row stays pending with "webhook URL timed out after N s".
 
 Sinks and what they send (the alert is `alert_payload`: id, kind, case, address, txid, vout,
 value_sat, height, block_hash, seen_at, details):
@@ -16,7 +19,8 @@ value_sat, height, block_hash, seen_at, details):
 - ``webhook:URL``: POST of the same JSON; headers ``Content-Type: application/json``,
   ``X-Btcwatch-Event: <id>`` and, with ``webhook_secret`` configured,
   ``X-Btcwatch-Signature: sha256=<hex HMAC-SHA256 of the body>``. 5xx, 429 and connection
-  errors are tried 4 times (waits 0.5, 1, 2 s between); other 4xx are not retried.
+  errors are tried 4 times (waits 0.5, 1, 2 s between; 10 s per try), within the sink's
+  deadline; other 4xx are not retried.
 - ``email:ADDRESS``: subject ``btcwatch: <summary line>``, header ``X-Btcwatch-Event``, body the
   JSON (indented); SMTP host, port, sender from config (``[smtp]``, ``BTCWATCH_SMTP_*``).
 """
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,6 +50,8 @@ from btcwatch.store import Store
 from btcwatch.store.events import mark_delivery, pending_outbox
 
 WEBHOOK_TRIES = 4
+WEBHOOK_TIMEOUT = 10.0  # seconds per try (connect, each read)
+SINK_DEADLINE = 30.0  # seconds one sink may take per run, all its pending alerts together
 
 
 class Sink(Protocol):
@@ -132,7 +139,7 @@ class WebhookSink:
             digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Btcwatch-Signature"] = f"sha256={digest}"
         last = ""
-        async with httpx.AsyncClient(transport=self.transport, timeout=15.0) as client:
+        async with httpx.AsyncClient(transport=self.transport, timeout=WEBHOOK_TIMEOUT) as client:
             for attempt in range(WEBHOOK_TRIES):
                 try:
                     response = await client.post(self.url, content=body, headers=headers)
@@ -141,8 +148,10 @@ class WebhookSink:
                     last = f"HTTP {response.status_code}"
                     if 400 <= response.status_code < 500 and response.status_code != 429:
                         break
+                except httpx.TimeoutException as exc:
+                    last = f"timed out after {WEBHOOK_TIMEOUT:g} s ({type(exc).__name__})"
                 except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
+                    last = f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no detail'}"
                 if attempt + 1 < WEBHOOK_TRIES:  # no wait after the last try: the run goes on
                     await self.sleep(min(30.0, 0.5 * 2**attempt))
         raise OSError(f"webhook {self.url} failed: {last}")
@@ -195,18 +204,63 @@ def parse_sink(
     )
 
 
-async def deliver(store: Store, sinks: Sequence[Sink]) -> tuple[int, list[str]]:
-    """Send every pending outbox row; returns (delivered, errors). Failures stay pending."""
+def check_sink(sink: Sink) -> None:
+    """Refuse a sink that can never deliver (ConfigError, exit 2), before the watch starts."""
+    if isinstance(sink, JsonlSink):
+        path = sink.path
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConfigError(f"alert sink {sink.spec!r}: directory {folder} does not exist")
+        if path.exists() and (path.is_dir() or not os.access(path, os.W_OK)):
+            raise ConfigError(f"alert sink {sink.spec!r}: {path} is not a writable file")
+        if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"alert sink {sink.spec!r}: directory {folder} is not writable")
+    elif isinstance(sink, WebhookSink):
+        try:
+            url = urlsplit(sink.url)
+            url.port  # noqa: B018 - a bad port raises here
+            httpx.URL(sink.url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ConfigError(f"alert sink {sink.spec!r}: not a URL ({exc})") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"alert sink {sink.spec!r}: the webhook URL needs a host")
+
+
+def sink_name(sink: Sink) -> str:
+    """``webhook https://...``, ``jsonl /path``: what a message calls a sink."""
+    kind, _, target = sink.spec.partition(":")
+    return f"{kind} {target}" if target else kind
+
+
+async def deliver(
+    store: Store, sinks: Sequence[Sink], *, deadline: float | None = None
+) -> tuple[int, list[str]]:
+    """Send every pending outbox row; returns (delivered, errors). Failures stay pending.
+
+    Sinks are served concurrently, each within ``deadline`` seconds (default SINK_DEADLINE):
+    one slow sink holds back neither the others nor the caller for longer than that.
+    """
+    limit = SINK_DEADLINE if deadline is None else deadline
+    results = await asyncio.gather(*(_deliver_one(store, sink, limit) for sink in sinks))
+    return sum(n for n, _ in results), [e for _, errs in results for e in errs]
+
+
+async def _deliver_one(store: Store, sink: Sink, deadline: float) -> tuple[int, list[str]]:
     delivered = 0
-    errors: list[str] = []
-    for sink in sinks:
-        for row in pending_outbox(store, sink.spec):
-            try:
-                await sink.send(alert_payload(row))
-            except Exception as exc:
-                mark_delivery(store, row["id"], sink.spec, ok=False, error=str(exc)[:500])
-                errors.append(f"{sink.spec}: {exc}")
-                break  # keep order: later events wait for the earlier one
-            mark_delivery(store, row["id"], sink.spec, ok=True)
-            delivered += 1
-    return delivered, errors
+    row: dict[str, Any] | None = None
+    try:
+        async with asyncio.timeout(deadline):
+            for row in pending_outbox(store, sink.spec):
+                try:
+                    await sink.send(alert_payload(row))
+                except Exception as exc:
+                    mark_delivery(store, row["id"], sink.spec, ok=False, error=str(exc)[:500])
+                    return delivered, [f"{sink.spec}: {exc}"]  # keep order: later ones wait
+                mark_delivery(store, row["id"], sink.spec, ok=True)
+                delivered += 1
+    except TimeoutError:
+        problem = f"{sink_name(sink)} timed out after {deadline:g} s"
+        if row is not None:
+            mark_delivery(store, row["id"], sink.spec, ok=False, error=problem)
+        return delivered, [f"{sink.spec}: {problem}"]
+    return delivered, []

@@ -20,6 +20,7 @@ from btcwatch.providers.base import Capability, Provider
 from btcwatch.store import Store
 from btcwatch.store.events import get_state, record_events, set_state, stored_events
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
+from btcwatch.store.followups import queue_followups
 from btcwatch.store.watchstate import (
     WatchedOutput,
     address_stats,
@@ -66,6 +67,7 @@ class WatchOptions:
     mempool: str = "hot"  # block mode: hot | full | off (see watch/mempool.py)
     hot_set: int = DEFAULT_HOT_SET  # addresses whose mempool a block-mode tick reads
     budget: int | None = None  # requests per tick (None: no limit); the rest is deferred
+    follow: bool = False  # `--follow`: owe a follow-up trace for each case whose money moved
 
 
 @dataclass(slots=True)
@@ -82,6 +84,7 @@ class CycleReport:
     deferred: dict[str, int] = field(default_factory=dict)  # work left for the next tick
     delivered: int = 0
     alert_errors: list[str] = field(default_factory=list)
+    followup_errors: list[str] = field(default_factory=list)  # owed traces that failed
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -446,7 +449,10 @@ def _commit(
         for key, value in result.state.items():
             set_state(store, key, value)
         set_state(store, "tip_height", result.observation.tip_height)
-        return record_events(store, events, [s.spec for s in sinks])
+        new = record_events(store, events, [s.spec for s in sinks])
+        if options.follow:  # durable work, in this same transaction (see store/followups.py)
+            queue_followups(store, (ev.case for ev in new if ev.kind is Kind.FUNDS_MOVED))
+        return new
 
 
 def _enrich(

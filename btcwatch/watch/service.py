@@ -1,8 +1,11 @@
 """`btcwatch watch` as a library call: lock, provider, sinks, then one cycle or a daemon loop.
 
 The daemon stops on SIGTERM/SIGINT after finishing the cycle in progress; a second signal
-abandons it (its transaction rolls back, so nothing half-done is stored). Between cycles it
-waits for the interval or for the explorer's WebSocket (watch/push.py), whichever comes first.
+abandons it (its transaction rolls back, so nothing half-done is stored) and raises
+`CycleAbandoned`, so the exit status says so (128 + signal number, as a shell would). Ctrl-C
+during `--once` (asyncio cancels the run) is re-raised, never taken for a finished cycle.
+Between cycles it waits for the interval or for the explorer's WebSocket (watch/push.py),
+whichever comes first.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,10 +32,10 @@ from btcwatch.providers.esplora_ws import HEARTBEAT, push_url
 from btcwatch.providers.factory import LOOPBACK, make_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
-from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.rates import learned_rates, save_learned_rates
 from btcwatch.valuation import PriceSettings, Valuer
-from btcwatch.watch.alerts import Sink, deliver, parse_sink
+from btcwatch.watch.alerts import Sink, check_sink, deliver, parse_sink
 from btcwatch.watch.disputes import DisputeLog
 from btcwatch.watch.lock import watch_lock
 from btcwatch.watch.push import (
@@ -45,7 +49,24 @@ from btcwatch.watch.push import (
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
-AfterCycle = Callable[[Store, Provider, CycleReport, EvidenceLog], Awaitable[list[Event]]]
+
+
+class CycleAbandoned(BtcwatchError):
+    """A second stop signal abandoned the cycle in progress; nothing of it was stored."""
+
+    def __init__(self, signum: int, what: str = "the cycle in progress was abandoned") -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(f"second {name}: {what}")
+
+
+# `watch --follow`'s hook after each cycle: (store, provider, options, log, sink specs, the
+# run's prices) -> (events it recorded, problems to report); its work is durable
+# (btcwatch.followup).
+AfterCycle = Callable[
+    [Store, Provider, WatchOptions, EvidenceLog, Sequence[str], PriceTable | Valuer],
+    Awaitable[tuple[list[Event], list[str]]],
+]
 
 
 @dataclass(slots=True)
@@ -62,10 +83,12 @@ class WatchRun:
     retries: int = 5  # tries per request (config ``retries``), backoff between them
     network: str = "mainnet"
     transport: httpx.AsyncBaseTransport | None = None
-    # `watch --follow`: called after each cycle with new events; returns more events to record
+    # `watch --follow`: called after each cycle; records and returns the events it found
     # (the CLI passes btcwatch.followup, so watch itself never imports trace).
     after_cycle: AfterCycle | None = None
     prices: PriceSettings | None = None  # None: the bundled daily table only
+    # base URL -> request rate learned from 429s by earlier runs (read from the database)
+    learned: dict[str, float] = field(default_factory=dict)
     reports: list[CycleReport] = field(default_factory=list)
     # Daemon push (watch/push.py): auto | on | off, and its tuning; ``triggers`` records what
     # started each cycle after the first ("timer", "push", "connect").
@@ -88,6 +111,7 @@ def default_provider_factory(run: WatchRun) -> ProviderFactory:
             cross_check=run.cross_check,
             transport=run.transport,
             retry=RetryPolicy(max_tries=run.retries),
+            learned=run.learned,
         )
 
     return make
@@ -109,14 +133,19 @@ def run_watch(
     """
     sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
+        run.learned = learned_rates(store)
         factory = provider_factory or default_provider_factory(run)
         asyncio.run(_loop(store, run, sinks, factory, on_report, on_error, on_note))
     return run.reports
 
 
 def make_sinks(specs: Sequence[str], settings: Settings | None = None) -> list[Sink]:
-    """Parse ``--alert`` specs (no I/O), with SMTP settings and webhook secret from config."""
-    return [
+    """Parse and check ``--alert`` specs, with SMTP settings and webhook secret from config.
+
+    A sink that can never work (a JSON lines file in a missing or read-only directory, a
+    webhook URL without a host) is a ConfigError here, before anything runs.
+    """
+    sinks = [
         parse_sink(
             spec,
             smtp=settings.smtp if settings else None,
@@ -124,6 +153,9 @@ def make_sinks(specs: Sequence[str], settings: Settings | None = None) -> list[S
         )
         for spec in dict.fromkeys(specs)
     ]
+    for sink in sinks:
+        check_sink(sink)
+    return sinks
 
 
 async def _loop(
@@ -137,16 +169,18 @@ async def _loop(
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    current: list[asyncio.Task[CycleReport]] = []
+    current: list[asyncio.Future[Any]] = []
+    abandoned: list[int] = []
 
-    def signalled() -> None:
-        if stop.is_set() and current:
+    def signalled(signum: int) -> None:
+        if stop.is_set() and current and not current[0].done():
+            abandoned.append(signum)
             current[0].cancel()  # second signal: abandon the cycle, its transaction rolls back
         stop.set()
 
     if run.interval is not None:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, signalled)
+            loop.add_signal_handler(sig, signalled, int(sig))
     log = EvidenceLog()
     prices: PriceTable | Valuer = (
         PriceTable.load_default() if run.prices is None else Valuer(run.prices, store)
@@ -178,7 +212,12 @@ async def _loop(
             try:
                 report = await task
             except asyncio.CancelledError:
-                break
+                me = asyncio.current_task()
+                if not abandoned or (me is not None and me.cancelling()):
+                    raise  # Ctrl-C under --once (asyncio.run cancels us): not a finished run
+                raise CycleAbandoned(
+                    abandoned[0], "the cycle in progress was abandoned, nothing stored"
+                ) from None
             except BtcwatchError as exc:
                 if run.interval is None or isinstance(exc, InputError):
                     raise  # bad input (e.g. --from-height above the tip) does not heal
@@ -188,13 +227,30 @@ async def _loop(
                 if stop.is_set():
                     break
                 continue
-            if run.after_cycle is not None and report.events:
-                more = await run.after_cycle(store, provider, report, log)
-                new = record_events(store, more, [s.spec for s in sinks])
+            if run.after_cycle is not None:
+                follow: asyncio.Future[tuple[list[Event], list[str]]] = asyncio.ensure_future(
+                    run.after_cycle(
+                        store, provider, run.options, log, [s.spec for s in sinks], prices
+                    )
+                )
+                current[:] = [follow]
+                try:
+                    new, trouble = await follow
+                except asyncio.CancelledError:
+                    me = asyncio.current_task()
+                    if not abandoned or (me is not None and me.cancelling()):
+                        raise
+                    raise CycleAbandoned(
+                        abandoned[0],
+                        "the follow-up trace in progress was abandoned (it stays owed)",
+                    ) from None
                 report.events.extend(new)
-                delivered, problems = await deliver(store, sinks)
-                report.delivered += delivered
-                report.alert_errors.extend(problems)
+                report.followup_errors.extend(trouble)
+                if new:
+                    delivered, problems = await deliver(store, sinks)
+                    report.delivered += delivered
+                    report.alert_errors.extend(problems)
+            save_learned_rates(store, provider.learned_rates())
             run.reports.append(report)
             on_report(report)
             if run.interval is None or stop.is_set():
@@ -213,6 +269,8 @@ async def _loop(
             pushing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pushing
+        with contextlib.suppress(BtcwatchError):  # a failed cycle's lessons are kept too
+            save_learned_rates(store, provider.learned_rates())
         await provider.aclose()
         if isinstance(prices, Valuer):
             await prices.aclose()
