@@ -179,6 +179,12 @@ def value_unvalued(ctx: typer.Context, flag: Sequence[str], case: str | None) ->
     st = state(ctx)
     if must_stay_untouched(st.settings().db) or not unvalued_events(st.reader(), case):
         return 0  # nothing to value, or a database that must stay as it is (a bundle's)
+    return refresh_case_fiat(ctx, flag, case)
+
+
+def refresh_case_fiat(ctx: typer.Context, flag: Sequence[str], case: str | None) -> int:
+    """Value the payments of ``case`` (or all) that have no price yet; how many were valued."""
+    st = state(ctx)
     valuer = Valuer(price_settings(st.settings(), flag), st.store())
 
     async def value() -> int:

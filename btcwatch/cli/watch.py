@@ -15,23 +15,20 @@ from btcwatch.cli.context import (
     State,
     emit_json,
     info,
-    run_async,
     state,
     table,
 )
 from btcwatch.cli.network import ExplorerOption, ProxyOption, replay_factory
-from btcwatch.cli.prices import PricesOption, price_settings
+from btcwatch.cli.prices import PricesOption, price_settings, refresh_case_fiat
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
 from btcwatch.followup import after_cycle
 from btcwatch.providers.factory import explorer_rate, parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
-from btcwatch.valuation import Valuer
 from btcwatch.watch.budget import check_budget, default_budget
 from btcwatch.watch.mempool import check_mempool_mode
 from btcwatch.watch.push import PUSH_MODES
-from btcwatch.watch.revalue import refresh_fiat
 from btcwatch.watch.runner import CycleReport, WatchOptions
 from btcwatch.watch.service import CycleAbandoned, WatchRun, make_sinks, run_watch
 
@@ -244,15 +241,7 @@ def events(
     if case is not None:
         _check_case(st, case)
     if refresh:
-        valuer = Valuer(price_settings(st.settings(), prices), st.store())
-
-        async def value() -> int:
-            try:
-                return len(await refresh_fiat(st.store(), valuer, case))
-            finally:
-                await valuer.aclose()
-
-        info(f"events: {run_async(value)} payments valued")
+        info(f"events: {refresh_case_fiat(ctx, prices, case)} payments valued")
     rows = list_events(st.reader(), case=case, kinds=kind, since=since_utc)
     if as_json:
         emit_json(rows)
