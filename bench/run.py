@@ -102,8 +102,8 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Table]]]:
 
     def watch() -> list[Table]:
         if quick:
-            return [bench_watch_cost.run([1_000, 10_000], [1_000])[0]]
-        return [bench_watch_cost.run([1_000, 10_000, 100_000], [1_000, 10_000])[0]]
+            return bench_watch_cost.run([1_000, 10_000], [1_000])[0]
+        return bench_watch_cost.run([1_000, 10_000, 100_000], [1_000, 10_000])[0]
 
     def blocks() -> list[Table]:
         return [bench_block_scan.run(repeat=1 if quick else 5)]
