@@ -59,6 +59,7 @@ QUIET_CYCLES = 2  # then ticks with the mempool's inflow stopped (0 tx/s), --mem
 INTERVAL = 300.0  # simulated seconds between two cron ticks (5 minutes)
 RATE = 5.0  # mempool inflow, tx per simulated second (the mainnet profile's default)
 OUTSPENDS_BATCH = 50
+WINDOW_BEFORE = 2  # the measured ticks start this many blocks before the first sweep
 CONCURRENCY = 16  # the naive poller asks as many addresses at once as address mode does
 
 
@@ -101,6 +102,7 @@ class Tick:
     target: int  # 3 per new block + ceil(unspent watched txs / 50) + the hot set
     hot_set: int
     unspent_txs: int
+    spend_fetches: int  # GET /tx/:txid: a spending tx, when seen and at its confirmation
     cpu: float  # process time of the watcher (the simulator runs in another process)
     seconds: float
     full_requests: int = 0  # the same tick of the same world with --mempool full
@@ -130,29 +132,43 @@ def hot_set_size(db: Path) -> int:
         return len(hot_addresses(ws, outputs, tip if isinstance(tip, int) else 0, DEFAULT_HOT_SET))
 
 
-def unspent_txs(db: Path) -> int:
+def unspent_txs(db: Path) -> set[str]:
     """Txs with a confirmed watched output not finally spent: what /txs/outspends asks about."""
     with Store.open(db) as store:
         outputs = watched_outputs(store, CASE)
-    return len(
-        {
-            o.outpoint.txid
-            for o in outputs
-            if o.height is not None and (o.spent_by is None or o.spent_height is None)
-        }
-    )
+    return {
+        o.outpoint.txid
+        for o in outputs
+        if o.height is not None and (o.spent_by is None or o.spent_height is None)
+    }
 
 
-def measured_tick(db: Path, url: str, mempool: str = "hot") -> Tick:
+def measured_tick(db: Path, sim: SimProcess, mempool: str = "hot") -> Tick:
+    """One cycle, its requests by route (the simulator counts them) and its target.
+
+    The target's unspent txs are those open before the tick and those its block added (a
+    spend the block confirms is asked about once more: the tick's watch set is loaded first).
+    """
     hot = hot_set_size(db)
+    before_txs, before = unspent_txs(db), sim.route_counts()
     cpu = time.process_time()
-    report = watch_once(db, url, "block", mempool=mempool)
+    report = watch_once(db, sim.url, "block", mempool=mempool)
     cpu = time.process_time() - cpu
+    routes = sim.route_counts() - before
     if report.blocks_scanned != 1:
         raise RuntimeError(f"expected one new block per tick: {report.summary()}")
-    unspent = unspent_txs(db)
+    unspent = len(before_txs | unspent_txs(db))
     target = 3 * report.blocks_scanned + math.ceil(unspent / OUTSPENDS_BATCH) + hot
-    return Tick(report.block_requests, report.requests, target, hot, unspent, cpu, report.seconds)
+    return Tick(
+        report.block_requests,
+        report.requests,
+        target,
+        hot,
+        unspent,
+        routes["GET /tx/:txid"],
+        cpu,
+        report.seconds,
+    )
 
 
 def next_tick(sim: SimProcess) -> int:
@@ -172,19 +188,22 @@ def measure_block(work: Path, watched: int, fillers: list[dict[str, Any]], row: 
         # Scan start is stored with second precision; addresses added in that same second
         # would count as "added since" and get a history catch-up. Real cases are older.
         time.sleep(1.1)
+        # The measured window: the last blocks of the payments and the first sweeps. The
+        # first cycle scans the story from its start (before the first payment) to there.
         start = sim.tip_height()
+        sim.advance(min(s["height"] for s in sim.truth["sweeps"]) - WINDOW_BEFORE - start)
         watch_once(db, sim.url, "block", from_height=start)
         watch_once(full_db, sim.url, "block", from_height=start, mempool="full")
         for _ in range(STEADY_CYCLES):
             arrived = next_tick(sim)
-            tick = measured_tick(db, sim.url)
-            full = measured_tick(full_db, sim.url, "full")
+            tick = measured_tick(db, sim)
+            full = measured_tick(full_db, sim, "full")
             tick.full_requests, tick.full_cpu, tick.arrived = full.requests, full.cpu, arrived
             row.ticks.append(tick)
         sim._post("/_sim/mempool", rate=0)
         for _ in range(QUIET_CYCLES):
             arrived = next_tick(sim)
-            tick = measured_tick(db, sim.url)
+            tick = measured_tick(db, sim)
             tick.arrived = arrived
             row.quiet.append(tick)
 
@@ -239,6 +258,16 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def _ok(t: Tick) -> bool:
+    """Within the target, spending txs fetched (outside it by design) set apart."""
+    return t.requests <= t.target + t.spend_fetches
+
+
+def _tick(t: Tick) -> str:
+    extra = f"+{t.spend_fetches}" if t.spend_fetches else ""
+    return f"{t.requests}/{t.target}{extra}"
+
+
 def _tick_table(rows: list[Row], seconds: float) -> Table:
     table = Table(
         "Watch cost on the mainnet profile: one block-mode tick (one ~3,000-tx block, "
@@ -248,6 +277,7 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
             "chain req/blk",
             "hot: req/tick",
             "target",
+            "spend txs fetched",
             "within target",
             "hot, 0 tx/s: req/target",
             "full: req/tick",
@@ -259,14 +289,16 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
     )
     for r in rows:
         hot = [t.requests for t in r.ticks]
+        targets = [t.target for t in r.ticks]
         table.rows.append(
             [
                 fmt_int(r.watched),
                 f"{max(t.chain for t in r.ticks)} max",
                 f"{fmt_int(_median(hot))} median, {max(hot)} max",
-                fmt_int(_median([t.target for t in r.ticks])) + " median",
-                f"{sum(t.requests <= t.target for t in r.ticks)} of {len(r.ticks)}",
-                ", ".join(f"{t.requests}/{t.target}" for t in r.quiet),
+                f"{fmt_int(_median(targets))} median, {max(targets)} max",
+                str(sum(t.spend_fetches for t in r.ticks)),
+                f"{sum(_ok(t) for t in r.ticks)} of {len(r.ticks)}",
+                ", ".join(_tick(t) for t in r.quiet),
                 fmt_int(_median([t.full_requests for t in r.ticks])) + " median",
                 f"{_median([t.cpu for t in r.ticks]):.2f}",
                 f"{_median([t.full_cpu for t in r.ticks]):.2f}",
@@ -276,18 +308,20 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
         )
     last = rows[-1].ticks
     table.notes += [
-        f"{STEADY_CYCLES} measured ticks after a first one started with --from-height at the tip "
-        "(no history catch-up); each tick: the simulator mines one block (its clock moves to "
-        f"the block's time, 10 minutes after the last), then {INTERVAL:.0f} s of simulated time "
-        f"pass; the traffic arrives at {RATE:g} tx/s, so ~{RATE * 600:,.0f} new mempool txs per "
-        f"tick, half of them not yet mined at the tick (the blocks mine the {20_000:,}-tx "
-        "backlog first in, first out)",
-        "target = 3 per new block + ceil(unspent watched txs / 50) + the hot set's size, for "
-        "each tick from the case's database (hot set as the tick chose it, default size "
-        f"{DEFAULT_HOT_SET}; unspent watched txs after its block scan); last size's ticks: "
-        + ", ".join(f"{t.requests}/{t.target}" for t in last)
-        + " (measured/target); outside the target, by design: one request per new spending "
-        "tx (where the money went)",
+        f"the Vastaamo story ({VICTIMS:,} victims) on the mainnet profile; the first cycle "
+        "scans it with --from-height from its start (before the first payment) to "
+        f"{WINDOW_BEFORE} blocks before the first sweep; then {STEADY_CYCLES} measured ticks, "
+        "each: the simulator mines one block (its clock moves to the block's time, 10 minutes "
+        f"after the last), then {INTERVAL:.0f} s of simulated time pass; traffic arrives at "
+        f"{RATE:g} tx/s, ~{RATE * 600:,.0f} new mempool txs per tick (the blocks mine the "
+        "20,000-tx backlog first in, first out)",
+        "target = 3 per new block + ceil(unspent watched txs / 50) + the hot set's size, per "
+        "tick from the case's database (the hot set the tick chose, default size "
+        f"{DEFAULT_HOT_SET}; txs with a confirmed watched output not finally spent, before the "
+        "tick or added by its block); outside it by design, counted by the simulator: GET "
+        "/tx/:txid for each tx spending watched money, when first seen (where the money went) "
+        "and at its confirmation (the full tx with prevouts); last size's ticks, "
+        "measured/target+spend txs: " + ", ".join(_tick(t) for t in last),
         f"hot, 0 tx/s: {QUIET_CYCLES} more ticks with the inflow stopped "
         "(POST /_sim/mempool?rate=0), measured/target: the tick's cost follows the watched "
         "money (hot set, unspent txs), not the mempool's traffic",
@@ -304,7 +338,7 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
 
     def within(ticks: Any) -> str:
         every = [t for r in rows for t in ticks(r)]
-        return f"{sum(t.requests <= t.target for t in every)} of {len(every)}"
+        return f"{sum(_ok(t) for t in every)} of {len(every)}"
 
     table.summary += [
         (
@@ -312,12 +346,22 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
             per_size(lambda r: str(max(t.chain for t in r.ticks))),
         ),
         (
-            f"Watch tick, mainnet profile, {RATE:g} tx/s: all requests per tick, --mempool hot "
-            "(median) against the target 3/block + ceil(unspent/50) + hot set",
-            per_size(lambda r: fmt_int(_median([t.requests for t in r.ticks])))
+            f"Watch tick, mainnet profile, {RATE:g} tx/s, --mempool hot: requests per tick, "
+            "median (max), vs target 3/block + ceil(unspent/50) + hot set",
+            per_size(
+                lambda r: (
+                    f"{fmt_int(_median([t.requests for t in r.ticks]))}"
+                    f" ({max(t.requests for t in r.ticks)})"
+                )
+            )
             + " vs "
-            + per_size(lambda r: fmt_int(_median([t.target for t in r.ticks])))
-            + f"; within target in {within(lambda r: r.ticks)} ticks at {RATE:g} tx/s, "
+            + per_size(
+                lambda r: (
+                    f"{fmt_int(_median([t.target for t in r.ticks]))}"
+                    f" ({max(t.target for t in r.ticks)})"
+                )
+            )
+            + f"; within target (+ spending txs fetched) in {within(lambda r: r.ticks)} ticks, "
             + f"{within(lambda r: r.quiet)} at 0 tx/s",
         ),
         (
@@ -326,12 +370,10 @@ def _tick_table(rows: list[Row], seconds: float) -> Table:
         ),
         (
             "Watch tick, mainnet profile: CPU seconds per tick, hot / full (median)",
-            per_size(
-                lambda r: (
-                    f"{_median([t.cpu for t in r.ticks]):.2f}"
-                    f" / {_median([t.full_cpu for t in r.ticks]):.2f}"
-                )
-            ),
+            "hot "
+            + per_size(lambda r: f"{_median([t.cpu for t in r.ticks]):.2f}")
+            + ", full "
+            + per_size(lambda r: f"{_median([t.full_cpu for t in r.ticks]):.2f}"),
         ),
     ]
     return table

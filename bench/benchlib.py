@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -155,6 +156,13 @@ class SimProcess:
         reply.raise_for_status()
         state: dict[str, Any] = reply.json()
         return state
+
+    def route_counts(self) -> Counter[str]:
+        """Requests the simulator has answered, by route (its control routes left out)."""
+        reply = httpx.get(f"{self.url}/_sim/state", timeout=120)
+        reply.raise_for_status()
+        counts = reply.json().get("requests", {})
+        return Counter({k: int(v) for k, v in counts.items() if "/_sim" not in k})
 
     def tip_height(self) -> int:
         reply = httpx.get(f"{self.url}/blocks/tip/height", timeout=60)
