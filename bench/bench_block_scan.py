@@ -53,6 +53,8 @@ SIM_BLOCKS = 3  # mainnet-profile blocks generated and scanned beside the real o
 
 def sim_blocks(count: int) -> list[tuple[str, bytes]]:
     """``count`` mainnet-profile blocks past the story's start (the traffic fills them)."""
+    if count <= 0:
+        return []
     chain = mainnet_chain(mainnet_scenario(300, 2020))
     out = []
     for _ in range(count):
