@@ -7,7 +7,7 @@ frontier or stops for a recorded reason. Heuristics run on the collected flow af
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -115,12 +115,16 @@ async def follow(
     Each hop costs one outspends answer per frontier tx and one fetch per new spending tx, so
     at most two requests per traced tx; ``max_fanout`` and ``max_txs`` bound the flow.
     """
-    with heap_frozen():
-        return await _follow(chain, sources, params, tags)
+    with heap_frozen() as settle:
+        return await _follow(chain, sources, params, tags, settle)
 
 
 async def _follow(
-    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+    chain: TxSource,
+    sources: Sequence[Source],
+    params: TraceParams,
+    tags: TagIndex,
+    settle: Callable[[], None],
 ) -> Flow:
     flow = Flow(list(sources))
     source_txids = {s.outpoint.txid for s in sources}
@@ -188,6 +192,7 @@ async def _follow(
                 )
                 _stop(flow, child, ended, hop, entity, who.category if who else None, detail)
         frontier = _within_budget(flow, sorted(next_frontier.items()), params.max_txs)
+        settle()  # what this hop kept is the flow: no full collection walks it again
     return flow
 
 
