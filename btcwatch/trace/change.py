@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from btcwatch.chain.script import classify
 from btcwatch.errors import InputError
@@ -143,20 +143,25 @@ def by_script_type(tx: Tx) -> list[Finding]:
 def _by_script_type(tx: Tx, vouts: Sequence[int]) -> list[Finding]:
     if len(vouts) < 2:
         return []
-    input_types = set()
+    input_type = None
     for txin in tx.inputs:
-        if txin.prev_script is None:
+        script = txin.prev_script
+        if script is None:
             return []
-        if txin.prev_script:
-            input_types.add(classify(txin.prev_script))
-    if len(input_types) != 1:
+        if script:
+            kind = classify(script)
+            if input_type is None:
+                input_type = kind
+            elif kind != input_type:
+                return []  # inputs of several types: no type is "the sender's"
+    if input_type is None:
         return []
-    (input_type,) = input_types
-    types = {vout: classify(tx.outputs[vout].script) for vout in vouts}
-    if all(kind == input_type for kind in types.values()):
-        return []  # every output the inputs' type: nothing to tell change from payment
+    outputs = tx.outputs
+    types = {vout: classify(outputs[vout].script) for vout in vouts}
     matching = [vout for vout, kind in types.items() if kind == input_type]
-    if not matching or len(matching) == len(vouts):
+    if len(matching) == len(vouts):
+        return []  # every output the inputs' type: nothing to tell change from payment
+    if not matching:
         return []
     confidence = 0.6 if len(matching) == 1 else 0.5
     findings: list[Finding] = []
@@ -344,15 +349,17 @@ def detect_change(
     fiat: FiatRate | None = None,
 ) -> ChangeVerdict:
     """Combine the sub-heuristics into one change output, or None with the reason why."""
-    if tx.is_coinbase:
+    inputs = tx.inputs
+    if len(inputs) == 1 and inputs[0].prevout is None:  # (tx.is_coinbase, inlined: hot)
         return ChangeVerdict(tx.txid, None, 0.0, (), "coinbase")
     vouts = payable_vouts(tx)
     if len(vouts) < 2:
         return ChangeVerdict(tx.txid, None, 0.0, (), "single_output")
-    coinjoin = coinjoin_of(tx, vouts)
+    coinjoin = coinjoin_of(tx, vouts) if len(inputs) > 1 else None  # (it needs 2 inputs)
     if coinjoin is not None:
         return ChangeVerdict(tx.txid, None, 0.0, (coinjoin,), "coinjoin")
-    values = _input_values(tx)
+    spent = [txin.prev_value for txin in inputs]  # (_input_values, knowing it is no coinbase)
+    values = None if not spent or None in spent else cast(list[int], spent)
     findings = [
         *_by_address_reuse(tx, vouts, seen_before),
         *_by_script_type(tx, vouts),
