@@ -7,8 +7,8 @@ findings (heuristic, verdict, confidence, facts) it rests on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from btcwatch.model import OutPoint

@@ -13,13 +13,13 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from btcwatch.errors import ProviderError
-from btcwatch.model import OutPoint, Tx
+from btcwatch.model import OutPoint, Tx, TxOut
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.heap import heap_frozen
 from btcwatch.trace.source import TxSource
-from btcwatch.trace.tagindex import TagIndex
+from btcwatch.trace.tagindex import Attribution, TagIndex
 
 DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
 #: A flow holds at most this many transactions: a trail into a busy service stays bounded.
@@ -175,22 +175,28 @@ async def _follow(
             flow.walked.add(spender)
             # Outputs of a tx met for the first time are new, unless one is a source.
             check = spender in source_txids
+            fanout = len(tx.outputs)
             for vout, out in enumerate(tx.outputs):
                 child = OutPoint(spender, vout)
                 if check and child in flow.followed:
                     continue
-                ended = _output_stop(tx, vout, hop, params, tags)
+                who = tags.get(out.address)
+                ended = _output_stop(out, who, fanout, hop, params)
                 if ended is None:
                     next_frontier[child] = hop
                     continue
-                who = tags.get(out.address)
-                entity = who.entity if who and ended is StopReason.TAGGED else None
-                detail = (
-                    f"{len(tx.outputs)} outputs > max_fanout {params.max_fanout}"
+                flow.stops[child] = Stop(
+                    child,
+                    out.address,
+                    out.value,
+                    ended,
+                    hop,
+                    who.entity if who and ended is StopReason.TAGGED else None,
+                    who.category if who else None,
+                    f"{fanout} outputs > max_fanout {params.max_fanout}"
                     if ended is StopReason.FANOUT
-                    else ""
+                    else "",
                 )
-                _stop(flow, child, ended, hop, entity, who.category if who else None, detail)
         frontier = _within_budget(flow, sorted(next_frontier.items()), params.max_txs)
         settle()  # what this hop kept is the flow: no full collection walks it again
     return flow
@@ -238,17 +244,16 @@ def _barrier(
 
 
 def _output_stop(
-    tx: Tx, vout: int, hop: int, params: TraceParams, tags: TagIndex
+    out: TxOut, attribution: Attribution | None, fanout: int, hop: int, params: TraceParams
 ) -> StopReason | None:
-    out = tx.outputs[vout]
-    attribution = tags.get(out.address)
+    """Why the money on one output of a walked tx (``fanout`` outputs) goes no further."""
     if attribution is not None and attribution.category in params.stop_at:
         return StopReason.TAGGED
     if out.address is None:
         return StopReason.NO_ADDRESS
     if out.value < params.min_value:
         return StopReason.MIN_VALUE
-    if len(tx.outputs) > params.max_fanout:
+    if fanout > params.max_fanout:
         return StopReason.FANOUT
     if hop >= params.hops:
         return StopReason.HOP_LIMIT

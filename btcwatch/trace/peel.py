@@ -106,20 +106,22 @@ def _peel_step(
 ) -> tuple[int, int, int, int, float] | None:
     """(peel vout, change vout, peel sats, change sats, peel share) of a peel step, else None:
     the numbers alone, so a chain search over a million txs builds no finding per tx."""
-    if not 1 <= len(tx.inputs) <= max_inputs or tx.is_coinbase:
+    inputs = tx.inputs
+    if not 1 <= len(inputs) <= max_inputs:
         return None
-    if len(tx.inputs) > 1:
-        owners = {input_owner(txin) for txin in tx.inputs}
+    if len(inputs) > 1:
+        owners = {input_owner(txin) for txin in inputs}
         if len(owners) != 1 or None in owners:
             return None
+    elif inputs[0].prevout is None:  # a coinbase
+        return None
     vouts = payable_vouts(tx)
     if len(vouts) != 2:
         return None
     first, second = vouts
-    small, large = (
-        (first, second) if tx.outputs[first].value < tx.outputs[second].value else (second, first)
-    )
-    peel, change = tx.outputs[small].value, tx.outputs[large].value
+    outputs = tx.outputs
+    a, b = outputs[first].value, outputs[second].value
+    small, large, peel, change = (first, second, a, b) if a < b else (second, first, b, a)
     if peel == change:
         return None
     share = peel / (peel + change)
@@ -196,11 +198,11 @@ def find_peel_chains(
             continue
         walk = [hops[txid]]
         seen = {txid}
-        current = txid
-        while current in following and following[current] not in seen:
-            current = following[current]
+        current: str | None = following.get(txid)
+        while current is not None and current not in seen:
             seen.add(current)
             walk.append(hops[current])
+            current = following.get(current)
         if len(walk) >= min_hops:
             chains.append(PeelChain(tuple(walk)))
     chains.sort(key=lambda chain: (-len(chain), chain.start_txid))
