@@ -158,7 +158,7 @@ def _by_script_type(tx: Tx, vouts: Sequence[int]) -> list[Finding]:
         return []
     outputs = tx.outputs
     types = {vout: classify(outputs[vout].script) for vout in vouts}
-    matching = [vout for vout, kind in types.items() if kind == input_type]
+    matching = [vout for vout, kind in types.items() if kind is input_type]  # (enum members)
     if len(matching) == len(vouts):
         return []  # every output the inputs' type: nothing to tell change from payment
     if not matching:
@@ -203,8 +203,13 @@ def by_round_amount(tx: Tx, *, fiat: FiatRate | None = None) -> list[Finding]:
 def _by_round_amount(tx: Tx, vouts: Sequence[int], fiat: FiatRate | None) -> list[Finding]:
     if len(vouts) < 2:
         return []
-    if fiat is None and all(tx.outputs[vout].value % _SMALLEST_STEP for vout in vouts):
-        return []  # nothing round: the usual case, answered without building anything
+    if fiat is None:
+        outputs = tx.outputs
+        for vout in vouts:
+            if not outputs[vout].value % _SMALLEST_STEP:
+                break
+        else:
+            return []  # nothing round: the usual case, answered without building anything
     findings: list[Finding] = []
     not_round: list[int] = []
     best = 0.0
