@@ -67,7 +67,7 @@ def _analyse(flow: Flow, params: TraceParams) -> Analysis:
     sources = {s.outpoint: s.value for s in flow.sources}
     walked = flow.taint_txs()
     taint = propagate(sources, walked, params.taint)  # type: ignore[arg-type]
-    endpoints = [_endpoint(flow, stop_op, taint) for stop_op in flow.stops]
+    endpoints = _endpoints(flow, taint)
     endpoints.sort(key=_endpoint_key(endpoints))
     entities: dict[str, int] = {}
     for e in endpoints:
@@ -111,23 +111,31 @@ def _endpoint_key(endpoints: list[Endpoint]) -> Callable[[Endpoint], Any]:
     return lambda e: (e.hop, str(e.outpoint))
 
 
-def _endpoint(flow: Flow, op: OutPoint, taint: TaintResult) -> Endpoint:
-    stop = flow.stops[op]
-    tx = flow.txs.get(op.txid)
-    block = tx.block if tx else None
-    return Endpoint(
-        op,
-        stop.address,
-        stop.entity,
-        stop.category,
-        stop.value,
-        taint.taint_of(op),
-        stop.reason.value,
-        stop.hop,
-        stop.detail,
-        block.time if block else None,
-        block.height if block else None,
-    )
+def _endpoints(flow: Flow, taint: TaintResult) -> list[Endpoint]:
+    """One endpoint per stop, with the taint it holds and the time of its tx's block."""
+    txs = flow.txs
+    taint_of = taint.taint_of
+    found: list[Endpoint] = []
+    append = found.append
+    for op, stop in flow.stops.items():
+        tx = txs.get(op.txid)
+        block = tx.block if tx else None
+        append(
+            Endpoint(
+                op,
+                stop.address,
+                stop.entity,
+                stop.category,
+                stop.value,
+                taint_of(op),
+                stop.reason.value,
+                stop.hop,
+                stop.detail,
+                block.time if block else None,
+                block.height if block else None,
+            )
+        )
+    return found
 
 
 def to_json(

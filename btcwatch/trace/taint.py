@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from btcwatch.errors import InputError
 from btcwatch.model import OutPoint, Tx
@@ -239,7 +239,9 @@ def propagate(
         floor = floors.get(txid)
         if taints is None and floor is None:
             continue
-        values = _input_values(tx, txs)
+        known = [txin.prev_value for txin in tx.inputs]
+        # (None is rare: an explorer that does not say; the flow may know)
+        values = _input_values(tx, txs) if None in known else cast(list[int], known)
         if taints is None:
             taints = [0] * len(values)
         out_values = [out.value for out in tx.outputs]
