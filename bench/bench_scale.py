@@ -84,7 +84,7 @@ class LazyPeel:
     the flow; this source does the same instead of holding the whole chain (1 GiB at 1M txs)
     and a spender index beside the flow. The txs are equal to peel_chain's, and as there each
     input shares its txid, script and address objects with the output it spends (the source
-    keeps the last tx it made). ``seconds`` is the time spent making txs: the stand-in for
+    keeps the last tx it made). ``seconds`` is the CPU time spent making txs: the stand-in for
     reading them, reported apart from follow's own work.
     """
 
@@ -131,23 +131,23 @@ class LazyPeel:
         return tx
 
     async def txs(self, txids: Iterable[str]) -> dict[str, Tx]:
-        started = time.perf_counter()
+        started = time.process_time()
         found: dict[str, Tx] = {}
         for txid in txids:
             i = self._index(txid)
             if i is not None:
                 found[txid] = self._make(txid, i)
         self.fetched += len(found)
-        self.seconds += time.perf_counter() - started
+        self.seconds += time.process_time() - started
         return found
 
     async def spenders(self, outpoints: Sequence[OutPoint]) -> dict[OutPoint, str | None]:
-        started = time.perf_counter()
+        started = time.process_time()
         found: dict[OutPoint, str | None] = {}
         for op in outpoints:
             i = -1 if op == SOURCE else self._index(op.txid) if op.vout == 1 else None
             found[op] = _txid(i + 1) if i is not None and i + 1 < self.n else None
-        self.seconds += time.perf_counter() - started
+        self.seconds += time.process_time() - started
         return found
 
 

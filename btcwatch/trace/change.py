@@ -363,6 +363,8 @@ def detect_change(
     coinjoin = coinjoin_of(tx, vouts) if len(inputs) > 1 else None  # (it needs 2 inputs)
     if coinjoin is not None:
         return ChangeVerdict(tx.txid, None, 0.0, (coinjoin,), "coinjoin")
+    if len(inputs) == 1 and seen_before is None and fiat is None and _silent(tx, vouts):
+        return ChangeVerdict(tx.txid, None, 0.0, (), "no_signal")
     spent = [txin.prev_value for txin in inputs]  # (_input_values, knowing it is no coinbase)
     values = None if not spent or None in spent else cast(list[int], spent)
     findings = [
@@ -385,6 +387,37 @@ def detect_change(
     if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 1e-9:
         return ChangeVerdict(tx.txid, None, 0.0, all_findings, "conflict")
     return ChangeVerdict(tx.txid, best_vout, round(best, 3), all_findings, "supported")
+
+
+def _silent(tx: Tx, vouts: Sequence[int]) -> bool:
+    """True when no sub-heuristic has a finding on a one-input tx (no coinbase, two payable
+    outputs or more, no ``seen_before``, no fiat): the usual step of a long flow, decided
+    without building their lists. False means "ask them", not that they will find anything.
+
+    No output pays the input's address back (address reuse), none is round, the number of
+    outputs below the input's value is not exactly one (optimal change), and every output has
+    the input's script type (or that type is unknown); with one input UIH2 never applies."""
+    txin = tx.inputs[0]
+    address, value = txin.prev_address, txin.prev_value
+    outputs = tx.outputs
+    below = 0
+    for vout in vouts:
+        out = outputs[vout]
+        if address is not None and out.address == address:
+            return False
+        if not out.value % _SMALLEST_STEP:
+            return False
+        if value is not None and out.value < value:
+            below += 1
+    if below == 1:
+        return False
+    script = txin.prev_script
+    if script:  # (None or empty: no input type, so no script-type finding)
+        kind = classify(script)
+        for vout in vouts:
+            if classify(outputs[vout].script) is not kind:
+                return False
+    return True
 
 
 def _score(vouts: Sequence[int], findings: Sequence[Finding]) -> dict[int, float]:
