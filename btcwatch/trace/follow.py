@@ -138,9 +138,19 @@ async def _follow(
             flow.hop_of[txid] = 0
     frontier = [(s.outpoint, 0) for s in sources]
     entities = tags.entities()
+    # (the flow's tables and the tag lookup as locals: this loop runs once per hop, a
+    # million times for a million-tx peel chain)
+    txs, hop_of, walked, stops, followed = (
+        flow.txs,
+        flow.hop_of,
+        flow.walked,
+        flow.stops,
+        flow.followed,
+    )
+    tag_of = tags.get
     while frontier:
         ops = [op for op, _ in frontier]
-        flow.followed.update(ops)
+        followed.update(ops)
         answers = await chain.spenders(ops)
         moving: list[tuple[OutPoint, int, str]] = []
         for op, at in frontier:
@@ -151,17 +161,17 @@ async def _follow(
                 _stop(flow, op, StopReason.UNSPENT, at)
             else:
                 moving.append((op, at, answer))
-        wanted = sorted({t for _, _, t in moving if t not in flow.txs})
-        flow.txs.update(await chain.txs(wanted))
+        wanted = sorted({t for _, _, t in moving if t not in txs})
+        txs.update(await chain.txs(wanted))
         next_frontier: dict[OutPoint, int] = {}
         barrier: dict[str, tuple[StopReason, str | None, str] | None] = {}
         for op, at, spender in moving:
-            tx = flow.txs[spender]
+            tx = txs[spender]
             hop = at + 1
             if spender not in barrier:
                 barrier[spender] = _barrier(flow, tx, entities)
             stop = barrier[spender]
-            flow.hop_of.setdefault(spender, hop)
+            hop_of.setdefault(spender, hop)
             if stop is not None:
                 reason, entity, detail = stop
                 _stop(
@@ -174,22 +184,22 @@ async def _follow(
                     detail,
                 )
                 continue
-            if spender in flow.walked:
+            if spender in walked:
                 continue  # its outputs were followed or stopped when it was first walked
-            flow.walked.add(spender)
+            walked.add(spender)
             # Outputs of a tx met for the first time are new, unless one is a source.
             check = spender in source_txids
             fanout = len(tx.outputs)
             for vout, out in enumerate(tx.outputs):
                 child = OutPoint(spender, vout)
-                if check and child in flow.followed:
+                if check and child in followed:
                     continue
-                who = tags.get(out.address)
+                who = tag_of(out.address)
                 ended = _output_stop(out, who, fanout, hop, params)
                 if ended is None:
                     next_frontier[child] = hop
                     continue
-                flow.stops[child] = Stop(
+                stops[child] = Stop(
                     child,
                     out.address,
                     out.value,

@@ -169,18 +169,19 @@ def find_peel_chains(
     following: dict[str, str] = {}
     if spends is None:
         # Derived from the txs: who spends each hop's change (the last one, as spends_of
-        # would say), found by txid so that no outpoint is built or hashed per input.
-        spender_of: dict[str, str] = {}
+        # would say), found by txid so that no outpoint is built or hashed per input; a hop
+        # is followed when that spender is another hop.
         for txid, tx in txs.items():
+            is_hop = txid in hops
             for txin in tx.inputs:
                 prev = txin.prevout
                 if prev is not None:
                     hop = hops.get(prev.txid)
                     if hop is not None and hop.change.vout == prev.vout:
-                        spender_of[prev.txid] = txid
-        for txid, spender in spender_of.items():
-            if spender in hops and spender != txid:
-                following[txid] = spender
+                        if is_hop and txid != prev.txid:
+                            following[prev.txid] = txid
+                        else:  # (a later spender that is no hop: the chain ends there)
+                            following.pop(prev.txid, None)
     else:
         for txid, hop in hops.items():
             spent_by = spends.get(hop.change)
