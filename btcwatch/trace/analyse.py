@@ -115,6 +115,7 @@ def _endpoints(flow: Flow, taint: TaintResult) -> list[Endpoint]:
     """One endpoint per stop, with the taint it holds and the time of its tx's block."""
     txs = flow.txs
     taint_of = taint.taint_of
+    reason_text = {reason: reason.value for reason in StopReason}  # (.value is a descriptor)
     found: list[Endpoint] = []
     append = found.append
     for op, stop in flow.stops.items():
@@ -128,7 +129,7 @@ def _endpoints(flow: Flow, taint: TaintResult) -> list[Endpoint]:
                 stop.category,
                 stop.value,
                 taint_of(op),
-                stop.reason.value,
+                reason_text[stop.reason],
                 stop.hop,
                 stop.detail,
                 block.time if block else None,

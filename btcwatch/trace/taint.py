@@ -262,6 +262,8 @@ def propagate(
         elif policy == "poison":
             shares = list(out_values) if taint_in else [0] * len(out_values)
             fee_taint = fee if taint_in else 0
+        elif taint_in == value_in:  # wholly tainted (as _haircut says, without a call)
+            shares, fee_taint = list(out_values), fee
         else:
             shares, fee_taint = _haircut(taint_in, value_in, out_values, fee)
         injected = 0
