@@ -2,10 +2,12 @@
 
 Each case runs in its own Python process, so its peak memory (``ru_maxrss``) is its own:
 
-  trace   build a synthetic flow (bench_taint.py shapes, a distinct address per output), then
-          taint alone (``taint.propagate``, haircut), ``follow()`` from the source over an
-          in-memory chain (the tracer's real breadth-first search: spenders, txs, stop rules,
-          CoinJoin and deposit checks), and ``analyse()`` (taint, change, peel chains, clusters)
+  trace   ``follow()`` from the source (the tracer's real breadth-first search: spenders,
+          txs, stop rules, CoinJoin and deposit checks) over a synthetic flow (bench_taint.py
+          shapes, a distinct address per output): the peel chain made tx by tx as follow()
+          asks (LazyPeel, as a trace reads SQLite), the fan-out tree from a chain built
+          first; then ``analyse()`` (taint, change, peel chains, clusters); then, over the
+          whole chain built, taint alone (``taint.propagate``, haircut)
   sqlite  store a confirmed peel chain with ``store.chaindata.save_txs`` in batches of 10,000
           (one call per batch, as a trace stores what it fetched), then read 10,000 random txs
           back with ``load_txs``
