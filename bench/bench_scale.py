@@ -344,8 +344,9 @@ def run(
         "fanout: a 4-ary tree, every third tx with an untainted outsider input",
         "follow = trace.follow.follow, every hop followed, no I/O: the peel chain's txs are "
         "made on demand by a lazy source (bench_scale.LazyPeel; 'of which source s' is the "
-        "time it spent making them, the stand-in for reading SQLite), so the process holds "
-        "what a real trace holds, the flow; fanout follows an in-memory chain (MemorySource, "
+        "CPU time of making them, the stand-in for reading SQLite, replayed alone after the "
+        "trace; follow s, CPU s and µs/tx include it), so the process holds what a real "
+        "trace holds, the flow; fanout follows an in-memory chain (MemorySource, "
         "built first, dropped after follow); analyse = trace.analyse.analyse (taint again, "
         "change, peel chains, clusters, endpoints); CPU s = process time of follow + analyse "
         "(on a shared machine wall time also counts waiting for a core)",
