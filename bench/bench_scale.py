@@ -2,10 +2,12 @@
 
 Each case runs in its own Python process, so its peak memory (``ru_maxrss``) is its own:
 
-  trace   build a synthetic flow (bench_taint.py shapes, a distinct address per output), then
-          taint alone (``taint.propagate``, haircut), ``follow()`` from the source over an
-          in-memory chain (the tracer's real breadth-first search: spenders, txs, stop rules,
-          CoinJoin and deposit checks), and ``analyse()`` (taint, change, peel chains, clusters)
+  trace   ``follow()`` from the source (the tracer's real breadth-first search: spenders,
+          txs, stop rules, CoinJoin and deposit checks) over a synthetic flow (bench_taint.py
+          shapes, a distinct address per output): the peel chain made tx by tx as follow()
+          asks (LazyPeel, as a trace reads SQLite), the fan-out tree from a chain built
+          first; then ``analyse()`` (taint, change, peel chains, clusters); then, over the
+          whole chain built, taint alone (``taint.propagate``, haircut)
   sqlite  store a confirmed peel chain with ``store.chaindata.save_txs`` in batches of 10,000
           (one call per batch, as a trace stores what it fetched), then read 10,000 random txs
           back with ``load_txs``
@@ -29,14 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_taint import SHAPES, peel_chain
+from bench_taint import FEE, SHAPES, SOURCE, _owner, _txid, peel_chain
 from bench_watch_cost import Table, fmt_int
 
-from btcwatch.model import BlockRef
+from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
 from btcwatch.store import Store
 from btcwatch.store.chaindata import load_txs, save_txs
 from btcwatch.trace.analyse import analyse
@@ -77,29 +79,122 @@ class Memory:
         return peak
 
 
+class LazyPeel:
+    """A `TxSource` over ``peel_chain(n, distinct=True)`` that makes each tx when asked.
+
+    A real trace reads its txs one hop at a time from SQLite or the explorer and holds only
+    the flow; this source does the same instead of holding the whole chain (1 GiB at 1M txs)
+    and a spender index beside the flow. The txs are equal to peel_chain's, and as there each
+    input shares its txid, script and address objects with the output it spends (the source
+    keeps the last tx it made). Its calls are not timed one by one (a CPU clock read costs
+    ~1 us here, 4 per hop): `source_cpu` replays them alone after the trace.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.first = n * (1_000 + FEE) + 100_000
+        self.last: Tx | None = None
+        self.fetched = 0
+
+    def sources(self) -> dict[OutPoint, int]:
+        return {SOURCE: self.first}
+
+    def _index(self, txid: str) -> int | None:
+        try:
+            i = int(txid, 16)
+        except ValueError:
+            return None
+        return i if 0 <= i < self.n and txid == _txid(i) else None
+
+    def _make(self, txid: str, i: int) -> Tx:
+        value = self.first - i * (1_000 + FEE)
+        last = self.last
+        if i and last is not None and last.txid == _txid(i - 1):
+            spent = last.outputs[1]
+            prev, prev_script, prev_address = OutPoint(last.txid, 1), spent.script, spent.address
+        elif i:
+            prev = OutPoint(_txid(i - 1), 1)
+            prev_script, prev_address = _owner(2 * i, True)
+        else:
+            prev = SOURCE
+            prev_script, prev_address = _owner(0, True)
+        tx = Tx(
+            txid,
+            2,
+            0,
+            (TxIn(prev, 0xFFFFFFFD, value, prev_script, prev_address),),
+            (
+                TxOut(1_000, *_owner(2 * i + 1, True)),
+                TxOut(value - 1_000 - FEE, *_owner(2 * i + 2, True)),
+            ),
+        )
+        self.last = tx
+        return tx
+
+    async def txs(self, txids: Iterable[str]) -> dict[str, Tx]:
+        found: dict[str, Tx] = {}
+        for txid in txids:
+            i = self._index(txid)
+            if i is not None:
+                found[txid] = self._make(txid, i)
+        self.fetched += len(found)
+        return found
+
+    async def spenders(self, outpoints: Sequence[OutPoint]) -> dict[OutPoint, str | None]:
+        found: dict[OutPoint, str | None] = {}
+        for op in outpoints:
+            i = -1 if op == SOURCE else self._index(op.txid) if op.vout == 1 else None
+            found[op] = _txid(i + 1) if i is not None and i + 1 < self.n else None
+        return found
+
+
+def source_cpu(n: int) -> float:
+    """CPU seconds a fresh LazyPeel takes to answer what follow() asked of it over the whole
+    chain (per hop: the spenders of the peel and the change, then the next tx), replayed
+    alone. The replay loop's own few steps per hop are counted in too: an upper bound."""
+    source = LazyPeel(n)
+
+    async def replay() -> None:
+        await source.txs([SOURCE.txid])
+        await source.spenders([SOURCE])
+        await source.txs([_txid(0)])
+        for i in range(n):
+            txid = source.last.txid if source.last is not None else _txid(i)
+            change = OutPoint(txid, 1)
+            answers = await source.spenders([OutPoint(txid, 0), change])
+            after = answers[change]
+            if after is not None:
+                await source.txs([after])
+
+    started = time.process_time()
+    asyncio.run(replay())
+    return time.process_time() - started
+
+
 def trace_case(shape: str, size: int) -> dict[str, Any]:
+    """follow() + analyse() first (the peel chain made lazily, as a trace reads it; other
+    shapes over a MemorySource built first), then the chain built whole for taint alone."""
     out: dict[str, Any] = {"kind": "trace", "shape": shape, "size": size}
     memory = Memory()
+    lazy = shape == "peel"
+    out["source"] = "lazy" if lazy else "memory"
     started = time.perf_counter()
-    sources, txs = SHAPES[shape](size, distinct=True)
-    chain = MemorySource(txs)
+    chain: LazyPeel | MemorySource
+    if lazy:
+        chain = LazyPeel(size)
+        sources = chain.sources()
+    else:
+        sources, txs = SHAPES[shape](size, distinct=True)
+        chain = MemorySource(txs)
+        del txs
     out["build_s"] = time.perf_counter() - started
     out["rss_built_mib"] = built = memory.now()
-    memory.phase_peak()
-
-    started = time.perf_counter()
-    taint = propagate(sources, txs, "haircut")
-    out["taint_s"] = time.perf_counter() - started
-    out["tainted_txs"] = len(taint)
-    out["taint_extra_mib"] = memory.phase_peak() - built
-    del taint
-    built = memory.now()
     memory.phase_peak()
 
     params = TraceParams(hops=10**9, max_txs=10**9)  # follow every hop of the chain
     box: list[Flow] = []
 
-    async def go(source: MemorySource) -> None:  # None: asyncio.run on 3.11 repr()s results
+    async def go(source: LazyPeel | MemorySource) -> None:  # asyncio.run on 3.11 repr()s results
         found = [Source(op, value, None) for op, value in sources.items()]
         box.append(await follow(source, found, params, TagIndex()))
 
@@ -112,8 +207,8 @@ def trace_case(shape: str, size: int) -> dict[str, Any]:
     out["flow_txs"] = len(flow.txs)
     out["stops"] = len(flow.stops)
     # A real trace reads the chain from SQLite and the explorer; only the flow stays in
-    # memory. Drop the in-memory chain (the txs dict and its spender index) as it would.
-    del chain, txs
+    # memory. Drop an in-memory chain (the txs dict and its spender index) as it would.
+    del chain
     gc.collect()
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -122,7 +217,22 @@ def trace_case(shape: str, size: int) -> dict[str, Any]:
     out["analyse_cpu_s"] = time.process_time() - cpu
     out["endpoints"] = len(result.endpoints)
     out["trace_extra_mib"] = memory.phase_peak() - built
-    out["rss_peak_mib"] = memory.peak
+    out["rss_peak_mib"] = memory.peak  # of the process up to here: what a trace holds
+    del result, flow
+    gc.collect()
+    out["source_s"] = source_cpu(size) if lazy else 0.0
+
+    started = time.perf_counter()
+    sources, txs = SHAPES[shape](size, distinct=True)
+    out["taint_build_s"] = time.perf_counter() - started
+    built = memory.now()
+    memory.phase_peak()
+    started = time.perf_counter()
+    taint = propagate(sources, txs, "haircut")
+    out["taint_s"] = time.perf_counter() - started
+    out["tainted_txs"] = len(taint)
+    out["taint_extra_mib"] = memory.phase_peak() - built
+    out["taint_rss_peak_mib"] = memory.peak
     return out
 
 
@@ -200,6 +310,7 @@ def run(
             "build s",
             "taint s",
             "follow s",
+            "of which source s",
             "analyse s",
             "follow+analyse CPU s",
             "follow+analyse µs/tx",
@@ -215,9 +326,10 @@ def run(
             [
                 r["shape"],
                 fmt_int(r["size"]),
-                f"{r['build_s']:.1f}",
+                f"{r['taint_build_s']:.1f}",
                 f"{r['taint_s']:.2f}",
                 f"{r['follow_s']:.1f}",
+                f"{r['source_s']:.1f}",
                 f"{r['analyse_s']:.1f}",
                 f"{r['follow_cpu_s'] + r['analyse_cpu_s']:.1f}",
                 f"{per_tx:.0f}",
@@ -230,16 +342,20 @@ def run(
     trace.notes += [
         "peel: every tx spends the previous change and peels 1,000 sat to a new address; "
         "fanout: a 4-ary tree, every third tx with an untainted outsider input",
-        "build = generating the Tx objects and the spender index (not btcwatch work); "
-        "taint = taint.propagate, haircut, alone; follow = trace.follow.follow over an "
-        "in-memory chain (no I/O), every hop followed; analyse = trace.analyse.analyse "
-        "(taint again, change, peel chains, clusters, endpoints); CPU s = process time of the "
-        "two (on a shared machine wall time also counts waiting for a core)",
-        "RSS built = resident memory holding the flow (Tx objects, spender index); +MiB = the "
-        "phase's peak resident memory above that (the high-water mark is reset between phases "
-        "through /proc/self/clear_refs); peak RSS = the whole process, building included; "
-        "the in-memory chain (txs dict, spender index) is dropped after follow, as a real "
-        "trace keeps only the flow in memory",
+        "follow = trace.follow.follow, every hop followed, no I/O: the peel chain's txs are "
+        "made on demand by a lazy source (bench_scale.LazyPeel; 'of which source s' is the "
+        "CPU time of making them, the stand-in for reading SQLite, replayed alone after the "
+        "trace; follow s, CPU s and µs/tx include it), so the process holds what a real "
+        "trace holds, the flow; fanout follows an in-memory chain (MemorySource, "
+        "built first, dropped after follow); analyse = trace.analyse.analyse (taint again, "
+        "change, peel chains, clusters, endpoints); CPU s = process time of follow + analyse "
+        "(on a shared machine wall time also counts waiting for a core)",
+        "build = generating the whole chain as Tx objects for taint alone (not btcwatch work), "
+        "after follow + analyse; taint = taint.propagate, haircut, alone, over that chain",
+        "RSS built = resident memory before follow (the interpreter; for fanout also the "
+        "in-memory chain); +MiB = the phase's peak resident memory above that (the "
+        "high-water mark is reset between phases through /proc/self/clear_refs); peak RSS = "
+        "the whole process up to the end of analyse (the taint-alone phase runs after it)",
         "bench/bench_taint.py compares the three taint policies (haircut, poison, fifo)",
     ]
     if any(size > 100_000 for size in sizes) and set(big_shapes) != set(SHAPES):
@@ -252,7 +368,8 @@ def run(
             (
                 f"Trace {r['shape']} flow of {fmt_int(r['size'])} txs: follow + analyse",
                 f"{r['follow_s']:.1f} s + {r['analyse_s']:.1f} s "
-                f"(CPU {r['follow_cpu_s'] + r['analyse_cpu_s']:.1f} s; taint alone "
+                f"(CPU {r['follow_cpu_s'] + r['analyse_cpu_s']:.1f} s, of which making txs "
+                f"{r['source_s']:.1f} s; taint alone "
                 f"{r['taint_s']:.1f} s), peak RSS {fmt_int(r['rss_peak_mib'])} MiB",
             )
         )

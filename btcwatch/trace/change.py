@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from btcwatch.chain.script import classify
 from btcwatch.errors import InputError
@@ -143,20 +143,25 @@ def by_script_type(tx: Tx) -> list[Finding]:
 def _by_script_type(tx: Tx, vouts: Sequence[int]) -> list[Finding]:
     if len(vouts) < 2:
         return []
-    input_types = set()
+    input_type = None
     for txin in tx.inputs:
-        if txin.prev_script is None:
+        script = txin.prev_script
+        if script is None:
             return []
-        if txin.prev_script:
-            input_types.add(classify(txin.prev_script))
-    if len(input_types) != 1:
+        if script:
+            kind = classify(script)
+            if input_type is None:
+                input_type = kind
+            elif kind != input_type:
+                return []  # inputs of several types: no type is "the sender's"
+    if input_type is None:
         return []
-    (input_type,) = input_types
-    types = {vout: classify(tx.outputs[vout].script) for vout in vouts}
-    if all(kind == input_type for kind in types.values()):
+    outputs = tx.outputs
+    types = {vout: classify(outputs[vout].script) for vout in vouts}
+    matching = [vout for vout, kind in types.items() if kind is input_type]  # (enum members)
+    if len(matching) == len(vouts):
         return []  # every output the inputs' type: nothing to tell change from payment
-    matching = [vout for vout, kind in types.items() if kind == input_type]
-    if not matching or len(matching) == len(vouts):
+    if not matching:
         return []
     confidence = 0.6 if len(matching) == 1 else 0.5
     findings: list[Finding] = []
@@ -198,8 +203,13 @@ def by_round_amount(tx: Tx, *, fiat: FiatRate | None = None) -> list[Finding]:
 def _by_round_amount(tx: Tx, vouts: Sequence[int], fiat: FiatRate | None) -> list[Finding]:
     if len(vouts) < 2:
         return []
-    if fiat is None and all(tx.outputs[vout].value % _SMALLEST_STEP for vout in vouts):
-        return []  # nothing round: the usual case, answered without building anything
+    if fiat is None:
+        outputs = tx.outputs
+        for vout in vouts:
+            if not outputs[vout].value % _SMALLEST_STEP:
+                break
+        else:
+            return []  # nothing round: the usual case, answered without building anything
     findings: list[Finding] = []
     not_round: list[int] = []
     best = 0.0
@@ -344,15 +354,19 @@ def detect_change(
     fiat: FiatRate | None = None,
 ) -> ChangeVerdict:
     """Combine the sub-heuristics into one change output, or None with the reason why."""
-    if tx.is_coinbase:
+    inputs = tx.inputs
+    if len(inputs) == 1 and inputs[0].prevout is None:  # (tx.is_coinbase, inlined: hot)
         return ChangeVerdict(tx.txid, None, 0.0, (), "coinbase")
     vouts = payable_vouts(tx)
     if len(vouts) < 2:
         return ChangeVerdict(tx.txid, None, 0.0, (), "single_output")
-    coinjoin = coinjoin_of(tx, vouts)
+    coinjoin = coinjoin_of(tx, vouts) if len(inputs) > 1 else None  # (it needs 2 inputs)
     if coinjoin is not None:
         return ChangeVerdict(tx.txid, None, 0.0, (coinjoin,), "coinjoin")
-    values = _input_values(tx)
+    if len(inputs) == 1 and seen_before is None and fiat is None and _silent(tx, vouts):
+        return ChangeVerdict(tx.txid, None, 0.0, (), "no_signal")
+    spent = [txin.prev_value for txin in inputs]  # (_input_values, knowing it is no coinbase)
+    values = None if not spent or None in spent else cast(list[int], spent)
     findings = [
         *_by_address_reuse(tx, vouts, seen_before),
         *_by_script_type(tx, vouts),
@@ -373,6 +387,37 @@ def detect_change(
     if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 1e-9:
         return ChangeVerdict(tx.txid, None, 0.0, all_findings, "conflict")
     return ChangeVerdict(tx.txid, best_vout, round(best, 3), all_findings, "supported")
+
+
+def _silent(tx: Tx, vouts: Sequence[int]) -> bool:
+    """True when no sub-heuristic has a finding on a one-input tx (no coinbase, two payable
+    outputs or more, no ``seen_before``, no fiat): the usual step of a long flow, decided
+    without building their lists. False means "ask them", not that they will find anything.
+
+    No output pays the input's address back (address reuse), none is round, the number of
+    outputs below the input's value is not exactly one (optimal change), and every output has
+    the input's script type (or that type is unknown); with one input UIH2 never applies."""
+    txin = tx.inputs[0]
+    address, value = txin.prev_address, txin.prev_value
+    outputs = tx.outputs
+    below = 0
+    for vout in vouts:
+        out = outputs[vout]
+        if address is not None and out.address == address:
+            return False
+        if not out.value % _SMALLEST_STEP:
+            return False
+        if value is not None and out.value < value:
+            below += 1
+    if below == 1:
+        return False
+    script = txin.prev_script
+    if script:  # (None or empty: no input type, so no script-type finding)
+        kind = classify(script)
+        for vout in vouts:
+            if classify(outputs[vout].script) is not kind:
+                return False
+    return True
 
 
 def _score(vouts: Sequence[int], findings: Sequence[Finding]) -> dict[int, float]:

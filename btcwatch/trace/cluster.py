@@ -149,6 +149,11 @@ def cluster_addresses(
     for tx in txs:
         if include_outputs:
             seen.update([out.address for out in tx.outputs if out.address is not None])
+        if len(tx.inputs) == 1:  # most txs: one address at most, nothing to link
+            lone_input = tx.inputs[0].prev_address
+            if lone_input is not None:
+                seen.add(lone_input)
+            continue
         addresses = {txin.prev_address for txin in tx.inputs if txin.prev_address is not None}
         if not addresses:
             continue

@@ -7,19 +7,19 @@ frontier or stops for a recorded reason. Heuristics run on the collected flow af
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from btcwatch.errors import ProviderError
-from btcwatch.model import OutPoint, Tx
+from btcwatch.model import OutPoint, Tx, TxOut
 from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.heap import heap_frozen
 from btcwatch.trace.source import TxSource
-from btcwatch.trace.tagindex import TagIndex
+from btcwatch.trace.tagindex import Attribution, TagIndex
 
 DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
 #: A flow holds at most this many transactions: a trail into a busy service stays bounded.
@@ -103,8 +103,12 @@ class Flow:
     walked: set[str] = field(default_factory=set)  # spending txs the money was followed through
 
     def taint_txs(self) -> dict[str, Tx]:
-        """The transactions taint flows through (not the CoinJoins or sweeps it stopped at)."""
-        return {t: self.txs[t] for t in self.walked}
+        """The transactions taint flows through (not the CoinJoins or sweeps it stopped at).
+
+        In the order the search met them (not the set's hash order): at a million txs the
+        analysis then reads the tx objects roughly in the order they sit in memory."""
+        walked = self.walked
+        return {t: tx for t, tx in self.txs.items() if t in walked}
 
 
 async def follow(
@@ -115,12 +119,16 @@ async def follow(
     Each hop costs one outspends answer per frontier tx and one fetch per new spending tx, so
     at most two requests per traced tx; ``max_fanout`` and ``max_txs`` bound the flow.
     """
-    with heap_frozen():
-        return await _follow(chain, sources, params, tags)
+    with heap_frozen() as settle:
+        return await _follow(chain, sources, params, tags, settle)
 
 
 async def _follow(
-    chain: TxSource, sources: Sequence[Source], params: TraceParams, tags: TagIndex
+    chain: TxSource,
+    sources: Sequence[Source],
+    params: TraceParams,
+    tags: TagIndex,
+    settle: Callable[[], None],
 ) -> Flow:
     flow = Flow(list(sources))
     source_txids = {s.outpoint.txid for s in sources}
@@ -130,9 +138,19 @@ async def _follow(
             flow.hop_of[txid] = 0
     frontier = [(s.outpoint, 0) for s in sources]
     entities = tags.entities()
+    # (the flow's tables and the tag lookup as locals: this loop runs once per hop, a
+    # million times for a million-tx peel chain)
+    txs, hop_of, walked, stops, followed = (
+        flow.txs,
+        flow.hop_of,
+        flow.walked,
+        flow.stops,
+        flow.followed,
+    )
+    tag_of = tags.get
     while frontier:
         ops = [op for op, _ in frontier]
-        flow.followed.update(ops)
+        followed.update(ops)
         answers = await chain.spenders(ops)
         moving: list[tuple[OutPoint, int, str]] = []
         for op, at in frontier:
@@ -143,17 +161,17 @@ async def _follow(
                 _stop(flow, op, StopReason.UNSPENT, at)
             else:
                 moving.append((op, at, answer))
-        wanted = sorted({t for _, _, t in moving if t not in flow.txs})
-        flow.txs.update(await chain.txs(wanted))
+        wanted = sorted({t for _, _, t in moving if t not in txs})
+        txs.update(await chain.txs(wanted))
         next_frontier: dict[OutPoint, int] = {}
         barrier: dict[str, tuple[StopReason, str | None, str] | None] = {}
         for op, at, spender in moving:
-            tx = flow.txs[spender]
+            tx = txs[spender]
             hop = at + 1
             if spender not in barrier:
                 barrier[spender] = _barrier(flow, tx, entities)
             stop = barrier[spender]
-            flow.hop_of.setdefault(spender, hop)
+            hop_of.setdefault(spender, hop)
             if stop is not None:
                 reason, entity, detail = stop
                 _stop(
@@ -166,28 +184,35 @@ async def _follow(
                     detail,
                 )
                 continue
-            if spender in flow.walked:
+            if spender in walked:
                 continue  # its outputs were followed or stopped when it was first walked
-            flow.walked.add(spender)
+            walked.add(spender)
             # Outputs of a tx met for the first time are new, unless one is a source.
             check = spender in source_txids
+            fanout = len(tx.outputs)
             for vout, out in enumerate(tx.outputs):
                 child = OutPoint(spender, vout)
-                if check and child in flow.followed:
+                if check and child in followed:
                     continue
-                ended = _output_stop(tx, vout, hop, params, tags)
+                who = tag_of(out.address)
+                ended = _output_stop(out, who, fanout, hop, params)
                 if ended is None:
                     next_frontier[child] = hop
                     continue
-                who = tags.get(out.address)
-                entity = who.entity if who and ended is StopReason.TAGGED else None
-                detail = (
-                    f"{len(tx.outputs)} outputs > max_fanout {params.max_fanout}"
+                stops[child] = Stop(
+                    child,
+                    out.address,
+                    out.value,
+                    ended,
+                    hop,
+                    who.entity if who and ended is StopReason.TAGGED else None,
+                    who.category if who else None,
+                    f"{fanout} outputs > max_fanout {params.max_fanout}"
                     if ended is StopReason.FANOUT
-                    else ""
+                    else "",
                 )
-                _stop(flow, child, ended, hop, entity, who.category if who else None, detail)
         frontier = _within_budget(flow, sorted(next_frontier.items()), params.max_txs)
+        settle()  # what this hop kept is the flow: no full collection walks it again
     return flow
 
 
@@ -233,17 +258,16 @@ def _barrier(
 
 
 def _output_stop(
-    tx: Tx, vout: int, hop: int, params: TraceParams, tags: TagIndex
+    out: TxOut, attribution: Attribution | None, fanout: int, hop: int, params: TraceParams
 ) -> StopReason | None:
-    out = tx.outputs[vout]
-    attribution = tags.get(out.address)
+    """Why the money on one output of a walked tx (``fanout`` outputs) goes no further."""
     if attribution is not None and attribution.category in params.stop_at:
         return StopReason.TAGGED
     if out.address is None:
         return StopReason.NO_ADDRESS
     if out.value < params.min_value:
         return StopReason.MIN_VALUE
-    if len(tx.outputs) > params.max_fanout:
+    if fanout > params.max_fanout:
         return StopReason.FANOUT
     if hop >= params.hops:
         return StopReason.HOP_LIMIT

@@ -106,20 +106,22 @@ def _peel_step(
 ) -> tuple[int, int, int, int, float] | None:
     """(peel vout, change vout, peel sats, change sats, peel share) of a peel step, else None:
     the numbers alone, so a chain search over a million txs builds no finding per tx."""
-    if not 1 <= len(tx.inputs) <= max_inputs or tx.is_coinbase:
+    inputs = tx.inputs
+    if not 1 <= len(inputs) <= max_inputs:
         return None
-    if len(tx.inputs) > 1:
-        owners = {input_owner(txin) for txin in tx.inputs}
+    if len(inputs) > 1:
+        owners = {input_owner(txin) for txin in inputs}
         if len(owners) != 1 or None in owners:
             return None
+    elif inputs[0].prevout is None:  # a coinbase
+        return None
     vouts = payable_vouts(tx)
     if len(vouts) != 2:
         return None
     first, second = vouts
-    small, large = (
-        (first, second) if tx.outputs[first].value < tx.outputs[second].value else (second, first)
-    )
-    peel, change = tx.outputs[small].value, tx.outputs[large].value
+    outputs = tx.outputs
+    a, b = outputs[first].value, outputs[second].value
+    small, large, peel, change = (first, second, a, b) if a < b else (second, first, b, a)
     if peel == change:
         return None
     share = peel / (peel + change)
@@ -167,18 +169,19 @@ def find_peel_chains(
     following: dict[str, str] = {}
     if spends is None:
         # Derived from the txs: who spends each hop's change (the last one, as spends_of
-        # would say), found by txid so that no outpoint is built or hashed per input.
-        spender_of: dict[str, str] = {}
+        # would say), found by txid so that no outpoint is built or hashed per input; a hop
+        # is followed when that spender is another hop.
         for txid, tx in txs.items():
+            is_hop = txid in hops
             for txin in tx.inputs:
                 prev = txin.prevout
                 if prev is not None:
                     hop = hops.get(prev.txid)
                     if hop is not None and hop.change.vout == prev.vout:
-                        spender_of[prev.txid] = txid
-        for txid, spender in spender_of.items():
-            if spender in hops and spender != txid:
-                following[txid] = spender
+                        if is_hop and txid != prev.txid:
+                            following[prev.txid] = txid
+                        else:  # (a later spender that is no hop: the chain ends there)
+                            following.pop(prev.txid, None)
     else:
         for txid, hop in hops.items():
             spent_by = spends.get(hop.change)
@@ -196,11 +199,11 @@ def find_peel_chains(
             continue
         walk = [hops[txid]]
         seen = {txid}
-        current = txid
-        while current in following and following[current] not in seen:
-            current = following[current]
+        current: str | None = following.get(txid)
+        while current is not None and current not in seen:
             seen.add(current)
             walk.append(hops[current])
+            current = following.get(current)
         if len(walk) >= min_hops:
             chains.append(PeelChain(tuple(walk)))
     chains.sort(key=lambda chain: (-len(chain), chain.start_txid))
