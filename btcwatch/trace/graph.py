@@ -1,8 +1,9 @@
 """The traced flow as a value-carrying networkx graph: what every export format writes.
 
 Address and transaction nodes; edges keyed by outpoint carry sats, BTC, EUR (with the price
-that made it: time, hour or day, source), time, height, taint and the hop. No attribute is ever None (GraphML and GEXF break on it): unknowns are
-"" or -1, as `btcwatch.export.graph_schema` defines.
+that made it: time, hour or day, source), time, height, taint and the hop. No attribute is
+ever None (GraphML and GEXF break on it): unknowns are "" or -1, as
+`btcwatch.export.graph_schema` defines.
 """
 
 from __future__ import annotations

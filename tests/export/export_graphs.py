@@ -276,9 +276,8 @@ def build_flow_graph() -> nx.MultiDiGraph:
 
     # victim pays ransom-1, change back to the victim (address reuse)
     add_input(g, "victim", "pay-1", "funding-victim", 0, 2_000_000, taint_sat=0)
-    add_output(
-        g, "pay-1", 0, "ransom-1", 1_790_000, value_eur="200.00", price_source=HOURLY_SOURCE, **HOURLY
-    )
+    hourly = {**HOURLY, "price_source": HOURLY_SOURCE}
+    add_output(g, "pay-1", 0, "ransom-1", 1_790_000, value_eur="200.00", **hourly)
     add_output(g, "pay-1", 1, "victim", 200_000, taint_sat=0, is_change=True, value_eur="22.35")
     # sweep of the three ransom addresses (ransom-1 was paid twice: parallel edges)
     add_input(g, "ransom-1", "sweep", "pay-1", 0, 1_790_000, hop=1, value_eur="200.00")
