@@ -16,6 +16,8 @@ directory) uses the same names as the environment without the prefix, in lower c
     webhook_secret = "..."
     prices = "mempool,kraken,offline"   # price sources in order (or a list)
     price_tolerance = "2%"              # two sources further apart: price_disagreement
+    offline = false     # true (or --offline, BTCWATCH_OFFLINE=1): no network price source is
+                        # asked and no Merkle proof fetched; explorers are still used
     [smtp]
     host = "localhost"
     port = 25
@@ -70,6 +72,23 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     prices: tuple[str, ...] = DEFAULT_PRICES
     price_tolerance: Decimal = Decimal("0.02")
+    offline: bool = False  # prices and proofs only: explorer commands still need an explorer
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _bool(value: Any, name: str) -> bool:
+    """``true``/``1``/``yes``/``on`` (TOML booleans too); anything unclear is refused."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (1 or 0), not {value!r}")
 
 
 def _tolerance(value: Any) -> Decimal:
@@ -151,6 +170,7 @@ def load_settings(
         "budget",
         "prices",
         "price_tolerance",
+        "offline",
     ):
         value = env.get(f"BTCWATCH_{key.upper()}")
         if value:
@@ -195,4 +215,5 @@ def load_settings(
         smtp=smtp,
         prices=tuple(str(p) for p in prices),
         price_tolerance=_tolerance(raw.get("price_tolerance", "0.02")),
+        offline=_bool(raw.get("offline", False), "offline"),
     )

@@ -35,10 +35,17 @@ def root(
     config: Path | None = typer.Option(
         None, "--config", envvar="BTCWATCH_CONFIG", help="TOML settings file."
     ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        help="Ask no network price source (only the cache and the bundled table) and fetch no "
+        "Merkle proofs; also BTCWATCH_OFFLINE=1 or offline = true in the config. Explorer "
+        "commands (watch, trace) still use their explorer.",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
     """btcwatch: watch Bitcoin ransom addresses, follow the money, export the evidence."""
-    ctx.obj = State(config_path=config, db_flag=db)
+    ctx.obj = State(config_path=config, db_flag=db, offline_flag=offline)
 
 
 app.add_typer(cases.case_app, name="case")

@@ -39,12 +39,14 @@ class State:
 
     config_path: Path | None = None
     db_flag: Path | None = None
+    offline_flag: bool = False  # the root --offline (else BTCWATCH_OFFLINE / the config)
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
 
     def settings(self, **flags: Any) -> Settings:
         if self._settings is None or flags:
-            self._settings = load_settings(config_path=self.config_path, db=self.db_flag, **flags)
+            given = {"offline": True if self.offline_flag else None, **flags}
+            self._settings = load_settings(config_path=self.config_path, db=self.db_flag, **given)
         return self._settings
 
     _read_only: bool = field(default=False, repr=False)

@@ -31,8 +31,15 @@ app = typer.Typer(help="BTC prices: show one, or fill the price cache for a rang
 
 
 def price_settings(settings: Settings, flag: Sequence[str] = (), **extra: Any) -> PriceSettings:
-    """``--prices`` over ``BTCWATCH_PRICES`` over the config file; checked here, at the edge."""
+    """``--prices`` over ``BTCWATCH_PRICES`` over the config file; checked here, at the edge.
+
+    Under ``--offline`` no network source is asked: prices come from the cache (rows of the
+    configured sources) and the bundled table, which is then always consulted.
+    """
     specs = parse_price_specs(list(flag) or list(settings.prices))
+    if settings.offline:
+        extra = {**extra, "network": False}
+        specs = specs if OFFLINE in specs else (*specs, OFFLINE)
     return PriceSettings(
         specs=specs, tolerance=settings.price_tolerance, proxy=settings.proxy, **extra
     )
@@ -121,6 +128,9 @@ def update(
         raise InputError(f"--to {to} is before --from {from_}")
     st = state(ctx)
     chosen = price_settings(st.settings(proxy=proxy), prices)
+    if not chosen.network:
+        info("prices: --offline: no network price source is asked, nothing to fetch")
+        return
     if all(spec == OFFLINE for spec in chosen.specs):
         table = PriceTable.load_default()
         info(

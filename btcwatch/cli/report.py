@@ -97,6 +97,7 @@ def evidence(
     if sealed:
         proven = known_proofs(store, txids)
     else:
+        offline = offline or st.settings().offline  # the root --offline means the same
         proven = run_async(lambda: _prove(st, txids, offline, explorer, proxy))
     bundle = write_bundle(
         store,

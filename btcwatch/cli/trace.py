@@ -117,9 +117,13 @@ def _trace_and_show(
                 log=log,
                 prices=valuer,
             )
-            # Trace end is when the explorer is known to answer: prove what the run relies on.
+            # Trace end is when the explorer is known to answer: prove what the run relies on
+            # (under --offline only from stored raw blocks: no proof is fetched).
             await ensure_proofs(
-                st.store(), run_txids(st.store(), run_id), provider=provider, log=log
+                st.store(),
+                run_txids(st.store(), run_id),
+                provider=None if settings.offline else provider,
+                log=log,
             )
         finally:
             await provider.aclose()

@@ -82,6 +82,17 @@ def _node_attrs(node: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _edge_tooltip(data: Mapping[str, Any]) -> str:
+    """The outpoint, and the EUR value with the price that made it (time, hour|day, source)."""
+    if not data["value_eur"]:
+        return str(data["outpoint"])
+    what = "hourly" if data["price_resolution"] == "hour" else "daily"
+    return (
+        f"{data['outpoint']}\n{data['value_eur']} EUR, {what} price of {data['price_time']}"
+        f"\nsource: {data['price_source']}"
+    )
+
+
 def to_dot(g: nx.MultiDiGraph) -> str:
     """The DOT text of a validated graph (raises ValueError otherwise)."""
     validate_graph(g)
@@ -106,7 +117,7 @@ def to_dot(g: nx.MultiDiGraph) -> str:
             ("id", edge_id(data["kind"], key)),
             ("label", f"{data['value_btc']} BTC" + (" (change)" if data["is_change"] else "")),
             ("penwidth", f"{edge_width(data['value_sat']):.2f}"),
-            ("tooltip", data["outpoint"]),
+            ("tooltip", _edge_tooltip(data)),
         ]
         lines.append(f"  {dot_string(u)} -> {dot_string(v)} [{_attrs(pairs)}];")
     lines += ["}", ""]

@@ -42,6 +42,7 @@ __all__ = [
     "GRAPH_ATTRS",
     "INPUT",
     "OUTPUT",
+    "PRICE_RESOLUTIONS",
     "ROLES",
     "ROLE_COLOURS",
     "TX",
@@ -111,12 +112,18 @@ EDGE_ATTRS: Mapping[str, type] = {
     "value_sat": int,
     "value_btc": str,
     "value_eur": str,
+    "price_time": str,
+    "price_resolution": str,
+    "price_source": str,
     "time": int,
     "height": int,
     "taint_sat": int,
     "is_change": bool,
     "hop": int,
 }
+
+#: What ``price_resolution`` may say on an edge that carries ``value_eur``.
+PRICE_RESOLUTIONS: tuple[str, ...] = ("hour", "day")
 
 #: Entity categories: the tag vocabulary (`btcwatch.tags.CATEGORIES`) plus "" for unknown.
 CATEGORIES: tuple[str, ...] = (*TAG_CATEGORIES, "")
@@ -361,6 +368,31 @@ def _check_edge(
         )
     if data["value_eur"] and not _EUR.fullmatch(data["value_eur"]):
         raise ValueError(f"{where}: value_eur {data['value_eur']!r} is not a decimal amount or ''")
+    _check_price(where, data)
+
+
+def _check_price(where: str, data: Mapping[str, Any]) -> None:
+    """A fiat value names its price (time, resolution, source); no fiat value, no price."""
+    names = ("price_time", "price_resolution", "price_source")
+    if not data["value_eur"]:
+        for name in names:
+            if data[name]:
+                raise ValueError(f"{where}: {name} {data[name]!r} is set but value_eur is ''")
+        return
+    for name in names:
+        if not data[name]:
+            raise ValueError(f"{where}: value_eur {data['value_eur']!r} has no {name}")
+    if data["price_resolution"] not in PRICE_RESOLUTIONS:
+        raise ValueError(
+            f"{where}: price_resolution {data['price_resolution']!r} is not one of "
+            f"{PRICE_RESOLUTIONS}"
+        )
+    try:
+        datetime.fromisoformat(data["price_time"])
+    except ValueError:
+        raise ValueError(
+            f"{where}: price_time {data['price_time']!r} is not an ISO date or date-time"
+        ) from None
 
 
 def node_items(data: Mapping[str, Any]) -> list[tuple[str, Any]]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from btcwatch.model import Evidence
+from btcwatch.prices import DAY, Price, PriceLookup
+from btcwatch.prices.book import DAY_SECONDS, HOUR_SECONDS, PriceBook
 from btcwatch.store.chaindata import save_evidence
 from btcwatch.store.db import Store, utc_now
 
@@ -68,6 +71,45 @@ def cached_prices(store: Store, currency: str, start: int, end: int) -> list[Sto
         [currency.upper(), start, end],
     ).fetchall()
     return [_row(r) for r in rows]
+
+
+def stored_book(
+    store: Store,
+    times: Iterable[int],
+    fallback: PriceLookup | None,
+    currencies: Sequence[str] = ("EUR",),
+) -> PriceBook:
+    """The prices a case already has, for these unix times: never a network request.
+
+    Per time, the cached hourly price of its hour (the first one cached, when two sources
+    answered), else the cached daily price of its day, else ``fallback`` (the bundled table).
+    Each cached price names its source and the evidence id of the answer it came from.
+    Exports use it so that the same store always writes the same fiat figures.
+    """
+    known: dict[tuple[str, int], Price] = {}
+    for currency in dict.fromkeys(c.upper() for c in currencies):
+        for hour in sorted({t // HOUR_SECONDS * HOUR_SECONDS for t in times if t > 0}):
+            day = hour // DAY_SECONDS * DAY_SECONDS
+            for row in cached_prices(store, currency, day, hour):
+                slot = hour if row.resolution != DAY else day
+                if row.time == slot and (currency, slot) not in known:
+                    known[(currency, slot)] = _book_price(row)
+    return PriceBook(known, fallback)
+
+
+def _book_price(row: StoredPrice) -> Price:
+    moment = datetime.fromtimestamp(row.time, UTC)
+    hourly = row.resolution != DAY
+    what = "hourly price" if hourly else "daily price"
+    proof = f" (evidence {row.evidence_id})" if row.evidence_id is not None else ""
+    return Price(
+        row.currency,
+        row.per_btc,
+        moment.date(),
+        f"{row.source} {what}{proof}",
+        row.resolution,
+        moment if hourly else None,
+    )
 
 
 def save_prices(

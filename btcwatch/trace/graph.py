@@ -1,8 +1,9 @@
 """The traced flow as a value-carrying networkx graph: what every export format writes.
 
-Address and transaction nodes; edges keyed by outpoint carry sats, BTC, EUR, time, height,
-taint and the hop. No attribute is ever None (GraphML and GEXF break on it): unknowns are
-"" or -1, as `btcwatch.export.graph_schema` defines.
+Address and transaction nodes; edges keyed by outpoint carry sats, BTC, EUR (with the price
+that made it: time, hour or day, source), time, height, taint and the hop. No attribute is
+ever None (GraphML and GEXF break on it): unknowns are "" or -1, as
+`btcwatch.export.graph_schema` defines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import networkx as nx
 from btcwatch.errors import BtcwatchError
 from btcwatch.model import OutPoint, Tx
 from btcwatch.money import format_btc
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup
 from btcwatch.text import visible
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason
@@ -41,7 +42,7 @@ def build_graph(
     roles: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     tags: TagIndex | None = None,
-    prices: PriceTable | None = None,
+    prices: PriceLookup | None = None,
     evidence: Mapping[str, str] | None = None,
 ) -> nx.MultiDiGraph:
     """Nodes for every address and tx of the flow, edges for every input and output."""
@@ -138,14 +139,23 @@ def build_graph(
     return g
 
 
-def _value_eur(prices: PriceTable | None, sats: int, time: int) -> str:
+_NO_PRICE = {"value_eur": "", "price_time": "", "price_resolution": "", "price_source": ""}
+
+
+def _value_eur(prices: PriceLookup | None, sats: int, time: int) -> dict[str, str]:
+    """value_eur and the price that made it (the hour's where known, else the day's), or ""."""
     if prices is None or not time:
-        return ""
+        return dict(_NO_PRICE)
     try:
-        value, _ = prices.value(sats, datetime.fromtimestamp(time, UTC).date(), "EUR")
+        value, price = prices.value(sats, datetime.fromtimestamp(time, UTC), "EUR")
     except BtcwatchError:
-        return ""
-    return str(value)
+        return dict(_NO_PRICE)
+    return {
+        "value_eur": str(value),
+        "price_time": price.price_time,
+        "price_resolution": price.resolution,
+        "price_source": visible(price.source),
+    }
 
 
 def _credit(g: nx.MultiDiGraph, node: str, value: int, taint: int, time: int) -> None:
@@ -162,7 +172,7 @@ def _inputs(
     tx: Tx,
     hop: int,
     address_node: Callable[[str], str],
-    prices: PriceTable | None,
+    prices: PriceLookup | None,
 ) -> None:
     time = tx.block.time if tx.block else 0
     for txin in tx.inputs:
@@ -181,7 +191,7 @@ def _inputs(
             outpoint=str(txin.prevout),
             value_sat=value,
             value_btc=format_btc(value),
-            value_eur=_value_eur(prices, value, time),
+            **_value_eur(prices, value, time),
             time=time,
             height=tx.block.height if tx.block else -1,
             taint_sat=taint,
@@ -196,7 +206,7 @@ def _outputs(
     tx: Tx,
     hop: int,
     address_node: Callable[[str], str],
-    prices: PriceTable | None,
+    prices: PriceLookup | None,
     sources: set[OutPoint],
 ) -> None:
     time = tx.block.time if tx.block else 0
@@ -220,7 +230,7 @@ def _outputs(
             outpoint=str(op),
             value_sat=out.value,
             value_btc=format_btc(out.value),
-            value_eur=_value_eur(prices, out.value, time),
+            **_value_eur(prices, out.value, time),
             time=time,
             height=tx.block.height if tx.block else -1,
             taint_sat=taint,

@@ -181,8 +181,11 @@ async def run_trace(
         )
         raise
     if isinstance(prices, Valuer):  # each endpoint at its own hour, asked before valuing
-        times = [e.time for e in result.endpoints if e.time and e.taint_sat]
-        prices = await prices.prepare([datetime.fromtimestamp(t, UTC) for t in times])
+        times = {e.time for e in result.endpoints if e.time and e.taint_sat}
+        # ...and every confirmed tx of the flow, so the cache holds what an export (which
+        # never fetches) needs to value each edge at its hour.
+        times |= {tx.block.time for tx in result.flow.txs.values() if tx.block and tx.block.time}
+        prices = await prices.prepare([datetime.fromtimestamp(t, UTC) for t in sorted(times)])
     summary = to_json(
         result, requests=provider.requests - before, run_id=run_id, fiat=entity_fiat(result, prices)
     )

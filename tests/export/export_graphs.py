@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from btcwatch.chain.encoding import bech32_encode
 from btcwatch.money import format_btc
 
 T0 = 1603432800  # 2020-10-23T06:00:00Z
+DAILY_SOURCE = "Yahoo Finance BTC-USD daily close (UTC day); EUR via ECB reference rate"
+HOURLY_SOURCE = 'mempool http://127.0.0.1:8999/api hourly price (evidence 7) "<b>"'
+HOURLY = {"price_time": "2020-10-23T06:00:00Z", "price_resolution": "hour"}
 SCRIPT_LABEL = "<script>alert(1)</script>"
 
 
@@ -84,6 +88,9 @@ def _edge(kind: str, outpoint: str, value: int, tx: dict[str, Any], **attrs: Any
         "value_sat": value,
         "value_btc": format_btc(value),
         "value_eur": "",
+        "price_time": "",
+        "price_resolution": "",
+        "price_source": "",
         "time": tx["time"],
         "height": tx["height"],
         "taint_sat": value,
@@ -91,6 +98,10 @@ def _edge(kind: str, outpoint: str, value: int, tx: dict[str, Any], **attrs: Any
         "hop": 0,
     }
     data.update(attrs)
+    if data["value_eur"] and not data["price_time"]:  # valued: name the price, as the tracer does
+        data["price_time"] = datetime.fromtimestamp(tx["time"], UTC).date().isoformat()
+        data["price_resolution"] = "day"
+        data["price_source"] = DAILY_SOURCE
     return data
 
 
@@ -265,7 +276,8 @@ def build_flow_graph() -> nx.MultiDiGraph:
 
     # victim pays ransom-1, change back to the victim (address reuse)
     add_input(g, "victim", "pay-1", "funding-victim", 0, 2_000_000, taint_sat=0)
-    add_output(g, "pay-1", 0, "ransom-1", 1_790_000, value_eur="200.00")
+    hourly = {**HOURLY, "price_source": HOURLY_SOURCE}
+    add_output(g, "pay-1", 0, "ransom-1", 1_790_000, value_eur="200.00", **hourly)
     add_output(g, "pay-1", 1, "victim", 200_000, taint_sat=0, is_change=True, value_eur="22.35")
     # sweep of the three ransom addresses (ransom-1 was paid twice: parallel edges)
     add_input(g, "ransom-1", "sweep", "pay-1", 0, 1_790_000, hop=1, value_eur="200.00")
@@ -347,6 +359,9 @@ def build_wannacry_graph() -> nx.MultiDiGraph:
         )
         common = {
             "value_eur": "",
+            "price_time": "",
+            "price_resolution": "",
+            "price_source": "",
             "time": tx["time"],
             "height": tx["block_height"],
             "is_change": False,

@@ -59,8 +59,8 @@ def test_schema_attribute_sets_are_what_the_brief_says() -> None:
         "findings", "evidence",
     ]  # fmt: skip
     assert list(EDGE_ATTRS) == [
-        "kind", "outpoint", "value_sat", "value_btc", "value_eur", "time", "height",
-        "taint_sat", "is_change", "hop",
+        "kind", "outpoint", "value_sat", "value_btc", "value_eur", "price_time",
+        "price_resolution", "price_source", "time", "height", "taint_sat", "is_change", "hop",
     ]  # fmt: skip
 
 
@@ -165,6 +165,33 @@ def test_edge_checks(graph_factory: Factory) -> None:
     refused("kind 'spend' is neither", kind="spend")
     refused("an input edge must go from an address to a tx", kind="input")
     refused("'hop' must be >= 0", hop=-1)
+
+
+def test_a_fiat_value_names_its_price_and_no_value_names_none(graph_factory: Factory) -> None:
+    u, v, key = _first_edge(graph_factory(), "output")
+    priced = {
+        "value_eur": "12.50",
+        "price_time": "2026-09-21T14:00:00Z",
+        "price_resolution": "hour",
+        "price_source": "mempool hourly price (evidence 3)",
+    }
+
+    def check(**changes: object) -> None:
+        h = graph_factory()
+        h.edges[u, v, key].update({**priced, **changes})
+        validate_graph(h)
+
+    check()
+    check(price_time="2020-10-21", price_resolution="day")
+    for name in ("price_time", "price_resolution", "price_source"):
+        with pytest.raises(ValueError, match=f"value_eur '12.50' has no {name}"):
+            check(**{name: ""})
+        with pytest.raises(ValueError, match=f"{name} .* is set but value_eur is ''"):
+            check(**{**dict.fromkeys(priced, ""), name: "x"})
+    with pytest.raises(ValueError, match="price_resolution 'minute' is not one of"):
+        check(price_resolution="minute")
+    with pytest.raises(ValueError, match="price_time 'yesterday' is not an ISO"):
+        check(price_time="yesterday")
 
 
 def test_edge_key_must_be_an_outpoint(graph_factory: Factory) -> None:

@@ -140,7 +140,9 @@ def test_deep_link_shows_eur_values_and_quotes(browser: Chromium, flow_page: Pat
     assert page.wait_for("document.body.getAttribute('data-selected')") == node
     details = page.eval("document.getElementById('details').textContent")
     assert 'Ransom address #1 ("ransom_man" & co)' in details
-    assert "0.01790000 BTC (200.00 EUR)" in details
+    # an EUR value names its price (issue 11 item 3)
+    assert "0.01790000 BTC (200.00 EUR, hourly price of 2020-10-23T06:00:00Z)" in details
+    assert "0.01790000 BTC (200.00 EUR, daily price of 2020-10-24)" in details
     assert "0.03580000 BTC (3580000 sats)" in details
     assert _problems(page) == []
 

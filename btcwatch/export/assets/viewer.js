@@ -254,6 +254,11 @@
     list.appendChild(el('dd', value === '' ? '—' : value));
   }
 
+  // Which price made an EUR value: "hourly price of 2026-09-21T14:00:00Z" or "daily price of ...".
+  function priceName(d) {
+    return (d.price_resolution === 'hour' ? 'hourly' : 'daily') + ' price of ' + d.price_time;
+  }
+
   function findingsText(raw) {
     var parsed;
     try { parsed = JSON.parse(raw); } catch (e) { return [raw]; }
@@ -277,7 +282,8 @@
       item.appendChild(el('div', (incoming ? 'in from ' : 'out to ') + (other.data('kind') === 'tx' ? 'tx' : 'address')));
       item.appendChild(el('div', other.data('kind') === 'tx' ? other.data('txid') : other.data('address'), 'mono'));
       item.appendChild(el('div', d.kind + ' ' + d.outpoint, 'mono'));
-      var value = d.value_btc + ' BTC' + (d.value_eur ? ' (' + d.value_eur + ' EUR)' : '');
+      var value = d.value_btc + ' BTC' + (d.value_eur ? ' (' + d.value_eur + ' EUR, ' +
+        priceName(d) + ')' : '');
       item.appendChild(el('div', value + ', tainted ' + btc(d.taint_sat) + ', hop ' + d.hop +
         (d.is_change ? ', change' : '')));
       list.appendChild(item);
@@ -330,6 +336,10 @@
     addRow(list, 'To', edge.target().id());
     addRow(list, 'Value', d.value_btc + ' BTC (' + d.value_sat + ' sats)');
     addRow(list, 'Value EUR', d.value_eur);
+    if (d.value_eur) {
+      addRow(list, 'EUR price', priceName(d));
+      addRow(list, 'Price source', d.price_source);
+    }
     addRow(list, 'Tainted', btc(d.taint_sat));
     addRow(list, 'Time', iso(d.time));
     addRow(list, 'Height', d.height < 0 ? 'unconfirmed' : String(d.height));
