@@ -45,6 +45,18 @@ def must_stay_untouched(path: Path) -> bool:
     return not (os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK))
 
 
+def connect_read_only(
+    target: Path, *, immutable: bool, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> sqlite3.Connection:
+    """A ``mode=ro`` connection (``immutable=1``: no locks, no -wal/-shm files); one line on
+    failure. The one place the read-only URI is spelled."""
+    uri = f"file:{quote(str(target.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {target}: {exc}") from exc
+
+
 def _read_only_fs(path: Path) -> bool:
     try:
         return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
@@ -118,11 +130,7 @@ class Store:
                 f"no database at {target} (create a case first: btcwatch case create NAME)"
             )
         immutable = must_stay_untouched(target)
-        uri = f"file:{quote(str(target.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
-        try:
-            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {target}: {exc}") from exc
+        conn = connect_read_only(target, immutable=immutable, busy_timeout=busy_timeout)
         store = cls(Database(conn), target)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
 
 from sqlite_utils import Database
 
 from btcwatch.errors import StoreError
-from btcwatch.store.db import Store
+from btcwatch.store.db import Store, connect_read_only
 from btcwatch.store.schema import migrations
 
 
@@ -23,11 +22,7 @@ def open_immutable(path: str | Path) -> Store:
     target = Path(path).resolve()
     if not target.is_file():
         raise StoreError(f"cannot open database {path}: no such file")
-    uri = f"file:{quote(str(target))}?mode=ro&immutable=1"
-    try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    conn = connect_read_only(target, immutable=True)
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()
         if not check or check[0] != "ok":
