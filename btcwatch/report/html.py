@@ -146,7 +146,7 @@ def _payments(r: CaseReport) -> str:
             _num(t.btc(p.value_sat)),
             _num(t.fiat(p.eur)),
             _num(t.fiat(p.usd)),
-            t.priced_at(p.price_time, p.resolution),
+            t.priced_at(p.price_time, p.resolution, p.price_source, r.price_sources),
             p.verdict,
             _num(p.confirmations),
             _cite(p.evidence),
@@ -324,7 +324,7 @@ def _evidence(r: CaseReport) -> str:
         f"<th>{h}</th>" for h in ("Ref", "Explorer", "URL", "Fetched (UTC)", "Status", "SHA-256")
     )
     prices = (
-        "<p>Prices: " + "; ".join(esc(s) for s in r.price_sources) + "</p>"
+        "<p>Prices: " + "; ".join(esc(s) for s in t.source_refs(r.price_sources)) + "</p>"
         if r.price_sources
         else ""
     )

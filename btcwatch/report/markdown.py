@@ -112,7 +112,7 @@ def _payments(r: CaseReport) -> list[str]:
                 t.btc(p.value_sat),
                 t.fiat(p.eur),
                 t.fiat(p.usd),
-                t.priced_at(p.price_time, p.resolution),
+                t.priced_at(p.price_time, p.resolution, p.price_source, r.price_sources),
                 p.verdict,
                 p.confirmations,
                 _cite(p.evidence),
@@ -264,7 +264,7 @@ def _evidence(r: CaseReport) -> list[str]:
         "",
     ]
     if r.price_sources:
-        lines += ["Prices: " + "; ".join(md(s) for s in r.price_sources), ""]
+        lines += ["Prices: " + "; ".join(md(s) for s in t.source_refs(r.price_sources)), ""]
     lines += _table(
         ["Ref", "Explorer", "URL", "Fetched (UTC)", "Status", "SHA-256"],
         [

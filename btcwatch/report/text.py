@@ -46,12 +46,24 @@ def fiat(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def priced_at(price_time: str | None, resolution: str | None) -> str:
-    """Which price made a payment's fiat: ``2026-09-21T14:00Z hour`` or ``2020-10-24 day``."""
+def priced_at(
+    price_time: str | None,
+    resolution: str | None,
+    source: str | None = None,
+    sources: tuple[str, ...] = (),
+) -> str:
+    """Which price made a payment's fiat: ``2026-09-21T14:00Z hour [P1]`` or ``2020-10-24 day``;
+    ``[Pn]`` points at the n-th entry of the report's price-source list (`source_refs`)."""
     if not price_time:
         return "n/a"
     shown = price_time.replace(":00Z", "Z") if price_time.endswith(":00:00Z") else price_time
-    return f"{shown} {resolution or 'day'}"
+    ref = f" [P{sources.index(source) + 1}]" if source in sources else ""
+    return f"{shown} {resolution or 'day'}{ref}"
+
+
+def source_refs(sources: tuple[str, ...]) -> list[str]:
+    """The report's price sources as ``[P1] name`` entries, the targets of `priced_at`."""
+    return [f"[P{n}] {s}" for n, s in enumerate(sources, 1)]
 
 
 def cite(refs: Refs) -> str:

@@ -319,3 +319,19 @@ def test_a_reverted_payment_leaves_the_totals_but_stays_on_the_timeline(case_cop
 )
 def test_markdown_cells_show_text_literally(text: str, shown: str) -> None:
     assert md_text(text) == shown
+
+
+def test_every_fiat_figure_names_its_price_source(report: CaseReport) -> None:
+    """Each payment row's "Priced at" cell points ([Pn]) at the source that priced it."""
+    md = render_markdown(report)
+    page = render_html(report)
+    listed = [f"[P{n}] {s}" for n, s in enumerate(report.price_sources, 1)]
+    priced = [p for p in report.payments if p.eur is not None]
+    assert priced and report.price_sources
+    for p in priced:
+        assert p.price_source in report.price_sources
+        ref = f"[P{report.price_sources.index(p.price_source) + 1}]"
+        row = next(line for line in md.splitlines() if f"{p.txid}:{p.vout}" in line and "|" in line)
+        assert md_text(ref) in row
+    assert "Prices: " + "; ".join(md_text(s) for s in listed) in md
+    assert all(s.split(" ", 1)[0] in page for s in listed)
