@@ -69,4 +69,4 @@ def test_anything_not_recorded_or_recorded_without_its_body_fails_loudly() -> No
 def test_base_urls_of_recorded_answers() -> None:
     assert base_url(f"{BASE}/tx/{H1}") == BASE
     assert base_url("http://127.0.0.1:5/api/address/bc1q/txs/chain/ab") == "http://127.0.0.1:5/api"
-    assert base_url("https://blockchain.info/rawaddr/1abc") is None
+    assert base_url("http://127.0.0.1:5/rawaddr/1abc") is None

@@ -20,7 +20,7 @@ from btcwatch.store.prices import (
 def evidence(body: bytes) -> Evidence:
     return Evidence(
         "mempool.space",
-        "https://mempool.space/api/v1/historical-price?currency=EUR&timestamp=1789999380",
+        "http://127.0.0.1:8999/api/v1/historical-price?currency=EUR&timestamp=1789999380",
         "2026-12-07T22:00:00Z",
         200,
         hashlib.sha256(body).hexdigest(),
