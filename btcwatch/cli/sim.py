@@ -76,6 +76,14 @@ def _mainnet_story(
 
 
 _PROFILE_HELP = "small (a few txs a block, for tests) or mainnet (~3,000 txs a block)."
+# The mainnet profile's options, shared by `sim serve` and `sim generate`.
+ProfileOption = typer.Option("small", "--profile", help=_PROFILE_HELP)
+MempoolRateOption = typer.Option(
+    5.0, "--mempool-rate", help="mainnet: unrelated txs a simulated second into the mempool."
+)
+MempoolBacklogOption = typer.Option(
+    20_000, "--mempool-backlog", help="mainnet: unrelated txs in the mempool at the start."
+)
 
 
 def _tip(text: str) -> int | Literal["start", "end"]:
@@ -128,13 +136,9 @@ def serve(
     auto_advance: float | None = typer.Option(
         None, "--auto-advance", help="Mine the next block every this many seconds."
     ),
-    profile: str = typer.Option("small", "--profile", help=_PROFILE_HELP),
-    mempool_rate: float = typer.Option(
-        5.0, "--mempool-rate", help="mainnet: unrelated txs a simulated second into the mempool."
-    ),
-    mempool_backlog: int = typer.Option(
-        20_000, "--mempool-backlog", help="mainnet: unrelated txs in the mempool at the start."
-    ),
+    profile: str = ProfileOption,
+    mempool_rate: float = MempoolRateOption,
+    mempool_backlog: int = MempoolBacklogOption,
     hot_history: int = typer.Option(
         100_000, "--hot-history", help="mainnet: older txs of each exchange's hot wallet."
     ),
@@ -190,16 +194,12 @@ def generate(
     fmt: str = typer.Option(
         "blk", "--format", help="blk (blk*.dat records) or raw (one file a block)."
     ),
-    profile: str = typer.Option("small", "--profile", help=_PROFILE_HELP),
+    profile: str = ProfileOption,
     blocks: int = typer.Option(
         6, "--blocks", help="mainnet: blocks of traffic mined after the story's start."
     ),
-    mempool_rate: float = typer.Option(
-        5.0, "--mempool-rate", help="mainnet: unrelated txs a simulated second."
-    ),
-    mempool_backlog: int = typer.Option(
-        20_000, "--mempool-backlog", help="mainnet: unrelated txs waiting at the start."
-    ),
+    mempool_rate: float = MempoolRateOption,
+    mempool_backlog: int = MempoolBacklogOption,
     start: str | None = StartOption,
 ) -> None:
     """Write the raw blocks, ground-truth.json, a tag pack and the ransom e-mails."""

@@ -441,14 +441,32 @@ class EsploraProvider(Provider):
             raise self._mismatch(path, f"tx {tx.txid}")
         return tx
 
+    async def _hashed_bytes(
+        self,
+        path: str,
+        decode: Callable[[bytes], bytes],
+        max_bytes: int,
+        wanted: str,
+        hash_of: Callable[[bytes], str],
+        what: str,
+    ) -> bytes:
+        """Bytes that must hash to ``wanted`` (a raw tx, a header): anything else is refused."""
+        raw: bytes = await self._http.get(path, decode, max_bytes=max_bytes)
+        got = hash_of(raw)
+        if got != wanted:
+            raise self._mismatch(path, f"{what} {got}")
+        return raw
+
     async def tx_raw(self, txid: str) -> bytes:
         wanted = check_txid(txid)
-        path = f"/tx/{wanted}/hex"
-        raw: bytes = await self._http.get(path, _decode_tx_hex, max_bytes=MAX_TX_HEX)
-        got = parse_raw_tx(raw).txid
-        if got != wanted:
-            raise self._mismatch(path, f"raw tx {got}")
-        return raw
+        return await self._hashed_bytes(
+            f"/tx/{wanted}/hex",
+            _decode_tx_hex,
+            MAX_TX_HEX,
+            wanted,
+            lambda raw: parse_raw_tx(raw).txid,
+            "raw tx",
+        )
 
     async def merkle_proof(self, txid: str) -> tuple[int, MerkleBranch]:
         path = f"/tx/{check_txid(txid)}/merkle-proof"
@@ -464,12 +482,14 @@ class EsploraProvider(Provider):
 
     async def block_header(self, block_hash: str) -> bytes:
         wanted = check_block_hash(block_hash)
-        path = f"/block/{wanted}/header"
-        raw: bytes = await self._http.get(path, _decode_header, max_bytes=MAX_HEADER)
-        got = parse_header(raw).hash
-        if got != wanted:
-            raise self._mismatch(path, f"a header hashing to {got}")
-        return raw
+        return await self._hashed_bytes(
+            f"/block/{wanted}/header",
+            _decode_header,
+            MAX_HEADER,
+            wanted,
+            lambda raw: parse_header(raw).hash,
+            "a header hashing to",
+        )
 
     async def outspends(self, txid: str) -> list[OutSpend]:
         path = f"/tx/{check_txid(txid)}/outspends"
