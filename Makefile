@@ -18,6 +18,7 @@ lint: venv
 	$(BIN)/ruff check btcwatch tests bench scripts
 	$(BIN)/ruff format --check btcwatch tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_store_access.py
 
 typecheck: venv
 	$(BIN)/mypy

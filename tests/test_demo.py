@@ -44,7 +44,7 @@ def test_demo_runs_twice_with_the_same_numbers(tmp_path: Path) -> None:
     assert facts.victims_paid == len({p["address"] for p in paid})
     with Store.open(out / "demo.db") as store:
         ransom = {w.address for w in list_addresses(store, "vastaamo")}
-        events = list_events(store, case="vastaamo")
+        events = [row.as_dict() for row in list_events(store, case="vastaamo")]
     expected = {(p["txid"], p["vout"]) for p in truth["payments"] if p["kind"] != "rbf_replaced"}
     received = {
         (e["txid"], e["vout"])
@@ -73,7 +73,9 @@ def test_demo_placed_in_2026_values_payments_from_the_simulators_prices(tmp_path
     out = tmp_path / "demo-2026"
     result = run_demo(out, start=datetime(2026, 9, 21, 8, 0, tzinfo=UTC))
     with Store.open(out / "demo.db") as store:
-        events = list_events(store, case="vastaamo", kinds=["payment_received"])
+        events = [
+            row.as_dict() for row in list_events(store, case="vastaamo", kinds=["payment_received"])
+        ]
     assert events
     for e in events:
         eur = e["details"]["fiat"]["EUR"]

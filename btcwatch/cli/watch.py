@@ -242,7 +242,8 @@ def events(
         _check_case(st, case)
     if refresh:
         info(f"events: {refresh_case_fiat(ctx, prices, case)} payments valued")
-    rows = list_events(st.reader(), case=case, kinds=kind, since=since_utc)
+    events = list_events(st.reader(), case=case, kinds=kind, since=since_utc)
+    rows = [e.as_dict() for e in events]
     if as_json:
         emit_json(rows)
         return

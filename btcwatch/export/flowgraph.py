@@ -11,6 +11,7 @@ from btcwatch.errors import InputError
 from btcwatch.prices import PriceLookup, PriceTable
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
+from btcwatch.store.evidence import tx_evidence
 from btcwatch.store.prices import stored_book
 from btcwatch.store.traces import get_run, latest_run
 from btcwatch.trace.graph import build_graph
@@ -36,18 +37,9 @@ def resolve_run(store: Store, *, case: str | None, run_id: int | None) -> int:
 
 def evidence_refs(store: Store, txids: list[str]) -> dict[str, str]:
     """txid -> "provider URL fetched-at sha256" of the response it was stored from."""
-    refs: dict[str, str] = {}
-    for start in range(0, len(txids), 500):
-        chunk = txids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store.db.execute(
-            "SELECT t.txid, e.provider, e.url, e.fetched_at, e.sha256 FROM transactions t "
-            f"JOIN evidence e ON e.id = t.evidence_id WHERE t.txid IN ({marks})",
-            chunk,
-        ).fetchall()
-        for txid, provider, url, fetched_at, sha in rows:
-            refs[txid] = f"{provider} {url} {fetched_at} sha256:{sha}"
-    return refs
+    return {
+        txid: link.ref for txid, link in tx_evidence(store, txids).items() if link.ref is not None
+    }
 
 
 def run_graph(store: Store, run_id: int, prices: PriceLookup | None = None) -> nx.MultiDiGraph:

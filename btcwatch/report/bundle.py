@@ -38,7 +38,7 @@ from btcwatch.resources import data_file
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
-from btcwatch.store.traces import run_rows
+from btcwatch.store.traces import run_txids
 
 MANIFEST = "MANIFEST.sha256"
 DATABASE = "database/btcwatch.sqlite"
@@ -86,10 +86,9 @@ def _suffix(body: bytes) -> str:
 
 def case_txids(store: Store, case: str, run_id: int | None) -> set[str]:
     """Every transaction the case relies on: its events' and the traced run's."""
-    txids = {e["txid"] for e in list_events(store, case=case) if e["txid"]}
+    txids = {e.txid for e in list_events(store, case=case) if e.txid}
     if run_id is not None:
-        for table in ("trace_txs", "trace_sources"):
-            txids.update(r["txid"] for r in run_rows(store, run_id, table))
+        txids.update(run_txids(store, run_id))
     return txids
 
 

@@ -16,7 +16,7 @@ from btcwatch.report.refs import EvidenceIndex, evidence_rows
 from btcwatch.store import Store
 from btcwatch.store.cases import count_addresses, get_case, list_addresses
 from btcwatch.store.events import get_state, list_events
-from btcwatch.store.traces import TraceRun, get_run, latest_run, run_rows
+from btcwatch.store.traces import TraceRun, get_run, latest_run, run_txids
 from btcwatch.trace.service import reopen
 
 
@@ -52,7 +52,7 @@ def build_report(
     tip_state = get_state(store, "tip_height")
     tip = int(tip_state) if tip_state is not None else None
     refs = EvidenceIndex(store)
-    refs.load(e["txid"] for e in events if e["txid"])
+    refs.load(e.txid for e in events if e.txid)
     payments, price_sources = gather_payments(events, watched, refs, prices, tip)
     timeline = gather_timeline(events, refs)
     run = pick_run(store, case, run_id)
@@ -79,13 +79,12 @@ def build_report(
     )
     named = {p.txid for p in payments} | {e.txid for e in timeline if e.txid}
     if run is not None:
-        for table in ("trace_txs", "trace_sources"):
-            named.update(r["txid"] for r in run_rows(store, run.id, table))
+        named.update(run_txids(store, run.id))
     return CaseReport(
         case=info,
         generated_at=generated_at,
         tip_height=tip,
-        last_event_at=max((e["seen_at"] for e in events), default=None),
+        last_event_at=max((e.seen_at for e in events), default=None),
         watchlist=tuple(sorted(count_addresses(store, case).items())),
         demands=demand_groups(watched, payments),
         summary=summarise(payments, watched),

@@ -27,6 +27,7 @@ from btcwatch.report.facts import (
     TimelineEntry,
 )
 from btcwatch.report.refs import EvidenceIndex
+from btcwatch.store.events import StoredEvent
 
 CURRENCIES = ("EUR", "USD")
 TIMELINE_KINDS = (
@@ -98,7 +99,7 @@ def _fiat(
 
 
 def gather_payments(
-    events: Sequence[dict[str, Any]],
+    events: Sequence[StoredEvent],
     watched: Sequence[WatchedAddress],
     refs: EvidenceIndex,
     prices: PriceLookup | None,
@@ -106,34 +107,36 @@ def gather_payments(
 ) -> tuple[tuple[Payment, ...], set[str]]:
     """Live payments (received and not reverted), oldest first, and the price sources used."""
     by_address = {w.address: w for w in watched}
-    live = [e for e in events if not e["reverted_by"]]
+    live = [e for e in events if not e.reverted_by]
     confirmed = {
-        (e["txid"], e["vout"]): e["height"]
+        (e.txid, e.vout): e.height
         for e in live
-        if e["kind"] == Kind.PAYMENT_CONFIRMED and e["height"] is not None
+        if e.kind == Kind.PAYMENT_CONFIRMED and e.height is not None
     }
-    received = [e for e in live if e["kind"] == Kind.PAYMENT_RECEIVED]
-    times = refs.block_times(e["txid"] for e in received)
+    received = [e for e in live if e.kind == Kind.PAYMENT_RECEIVED]
+    times = refs.block_times(e.txid for e in received if e.txid)
     payments: list[Payment] = []
     sources: set[str] = set()
     for e in received:
-        details = e["details"]
-        height = confirmed.get((e["txid"], e["vout"]), e["height"])
-        block_time = times.get(e["txid"])
-        time = utc_iso(block_time) if block_time else details.get("time") or e["seen_at"]
-        fiat = _fiat(details, e["value_sat"], time, prices)
+        if e.address is None or e.txid is None or e.vout is None or e.value_sat is None:
+            continue  # never stored: a payment always names the output it paid
+        details = e.details
+        height = confirmed.get((e.txid, e.vout), e.height)
+        block_time = times.get(e.txid)
+        time = utc_iso(block_time) if block_time else details.get("time") or e.seen_at
+        fiat = _fiat(details, e.value_sat, time, prices)
         sources.update(fiat.sources)
         match = details.get("demand_match") or {}
         verdict = match.get("verdict") if match.get("verdict") in VERDICTS else "none"
-        who = by_address.get(e["address"])
+        who = by_address.get(e.address)
         payments.append(
             Payment(
-                address=e["address"],
+                address=e.address,
                 role=who.role.value if who else "",
                 label=who.label if who else "",
-                txid=e["txid"],
-                vout=e["vout"],
-                value_sat=e["value_sat"],
+                txid=e.txid,
+                vout=e.vout,
+                value_sat=e.value_sat,
                 eur=fiat.eur,
                 usd=fiat.usd,
                 price_day=fiat.day,
@@ -144,7 +147,7 @@ def gather_payments(
                 compared_to=match.get("compared_to"),
                 expected_sat=match.get("expected_sat"),
                 ratio=match.get("ratio"),
-                evidence=refs.refs(e["txid"]),
+                evidence=refs.refs(e.txid),
                 price_time=fiat.price_time,
                 resolution=fiat.resolution,
                 price_source=fiat.sources[0] if fiat.sources else None,
@@ -206,14 +209,14 @@ def demand_groups(
     return tuple(out)
 
 
-def _note(e: Mapping[str, Any]) -> str:
-    kind, details = e["kind"], e["details"]
+def _note(e: StoredEvent) -> str:
+    kind, details = e.kind, e.details
     if kind == Kind.PAYMENT_RECEIVED:
         match = details.get("demand_match") or {}
         verdict = match.get("verdict")
         return f"{verdict} against {match.get('compared_to')}" if verdict else ""
     if kind == Kind.PAYMENT_CONFIRMED:
-        return f"confirmed at height {e['height']}" if e["height"] is not None else ""
+        return f"confirmed at height {e.height}" if e.height is not None else ""
     if kind == Kind.FUNDS_MOVED:
         dests = details.get("destinations") or []
         shown = ", ".join(
@@ -230,28 +233,28 @@ def _note(e: Mapping[str, Any]) -> str:
 
 
 def gather_timeline(
-    events: Sequence[dict[str, Any]], refs: EvidenceIndex
+    events: Sequence[StoredEvent], refs: EvidenceIndex
 ) -> tuple[TimelineEntry, ...]:
     """Every payment, movement and revert, ordered by block time, then when it was seen."""
-    wanted = [e for e in events if e["kind"] in _KIND_ORDER]
-    times = refs.block_times(e["txid"] for e in wanted if e["txid"])
+    wanted = [e for e in events if e.kind in _KIND_ORDER]
+    times = refs.block_times(e.txid for e in wanted if e.txid)
     entries: list[tuple[tuple[str, int, int, str], TimelineEntry]] = []
     for e in wanted:
-        block_time = times.get(e["txid"] or "") if e["kind"] != Kind.REVERTED else None
-        time = utc_iso(block_time) if block_time else e["details"].get("time") or e["seen_at"]
+        block_time = times.get(e.txid or "") if e.kind != Kind.REVERTED else None
+        time = utc_iso(block_time) if block_time else e.details.get("time") or e.seen_at
         entry = TimelineEntry(
             time=time,
-            kind=e["kind"],
-            address=e["address"],
-            txid=e["txid"],
-            vout=e["vout"],
-            value_sat=e["value_sat"],
-            height=e["height"],
-            reverted=bool(e["reverted_by"]),
+            kind=e.kind,
+            address=e.address,
+            txid=e.txid,
+            vout=e.vout,
+            value_sat=e.value_sat,
+            height=e.height,
+            reverted=bool(e.reverted_by),
             note=_note(e),
-            evidence=refs.refs(e["txid"]),
+            evidence=refs.refs(e.txid),
         )
-        key = (time, e["height"] if e["height"] is not None else 1 << 62, _KIND_ORDER[e["kind"]])
-        entries.append(((*key, e["id"]), entry))
+        key = (time, e.height if e.height is not None else 1 << 62, _KIND_ORDER[e.kind])
+        entries.append(((*key, e.id), entry))
     entries.sort(key=lambda pair: pair[0])
     return tuple(entry for _, entry in entries)

@@ -47,7 +47,7 @@ def insert_case(
 
 
 def get_case(store: Store, name: str) -> Case:
-    rows = list(store.db.table("cases").rows_where("name = ?", [name]))
+    rows = list(store._db.table("cases").rows_where("name = ?", [name]))
     if not rows:
         known = ", ".join(c.name for c in list_cases(store)) or "none yet"
         raise CaseError(f"no case named {name!r} (cases: {known})")
@@ -55,7 +55,7 @@ def get_case(store: Store, name: str) -> Case:
 
 
 def list_cases(store: Store) -> list[Case]:
-    return [_case(r) for r in store.db.table("cases").rows_where(order_by="name")]
+    return [_case(r) for r in store._db.table("cases").rows_where(order_by="name")]
 
 
 def insert_addresses(store: Store, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -121,7 +121,7 @@ def list_addresses(
         wanted = [r.value for r in roles]
         where.append(f"role IN ({', '.join('?' for _ in wanted)})")
         params.extend(wanted)
-    rows = store.db.table("addresses").rows_where(
+    rows = store._db.table("addresses").rows_where(
         " AND ".join(where) or None, params, order_by="id"
     )
     return [_watched(r) for r in rows]
@@ -130,4 +130,4 @@ def list_addresses(
 def count_addresses(store: Store, case: str) -> dict[str, int]:
     """Addresses per role of one case, for `case show` and reports."""
     sql = "SELECT role, COUNT(*) FROM addresses WHERE case_name = ? GROUP BY role"
-    return {role: n for role, n in store.db.execute(sql, [case]).fetchall()}
+    return {role: n for role, n in store._db.execute(sql, [case]).fetchall()}

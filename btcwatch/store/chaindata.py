@@ -130,7 +130,7 @@ def load_txs(store: Store, txids: Sequence[str]) -> dict[str, Tx]:
         chunk = list(txids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
         rows = list(
-            store.db.execute(
+            store._db.execute(
                 f"SELECT * FROM transactions WHERE txid IN ({marks})", chunk
             ).fetchall()
         )
@@ -138,7 +138,7 @@ def load_txs(store: Store, txids: Sequence[str]) -> dict[str, Tx]:
             continue
         inputs = _grouped(store, "tx_inputs", "vin", chunk)
         outputs = _grouped(store, "tx_outputs", "vout", chunk)
-        cols = [d[0] for d in store.db.execute("SELECT * FROM transactions LIMIT 0").description]
+        cols = [d[0] for d in store._db.execute("SELECT * FROM transactions LIMIT 0").description]
         for values in rows:
             r = dict(zip(cols, values, strict=True))
             txid = r["txid"]
@@ -164,7 +164,7 @@ def _grouped(
     store: Store, table: str, order: str, txids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     marks = ", ".join("?" for _ in txids)
-    cursor = store.db.execute(
+    cursor = store._db.execute(
         f"SELECT * FROM {table} WHERE txid IN ({marks}) ORDER BY txid, {order}", txids
     )
     cols = [d[0] for d in cursor.description]
@@ -185,9 +185,35 @@ def _txout(r: dict[str, Any]) -> TxOut:
     return TxOut(r["value_sat"], bytes.fromhex(r["script_hex"]), r["address"])
 
 
+def stored_spender(store: Store, outpoint: OutPoint) -> str | None:
+    """The stored transaction spending ``outpoint`` that is confirmed, if one is known."""
+    row = store._db.execute(
+        "SELECT i.txid FROM tx_inputs i JOIN transactions t ON t.txid = i.txid "
+        "WHERE i.prev_txid = ? AND i.prev_vout = ? AND t.block_height IS NOT NULL",
+        [outpoint.txid, outpoint.vout],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def block_times(store: Store, txids: Iterable[str]) -> dict[str, int]:
+    """txid -> block time, for the stored transactions among ``txids`` that are confirmed."""
+    wanted = sorted(set(txids))
+    times: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = store._db.execute(
+            "SELECT txid, block_time FROM transactions "
+            f"WHERE block_time IS NOT NULL AND txid IN ({marks})",
+            chunk,
+        ).fetchall()
+        times.update({str(t): int(b) for t, b in rows})
+    return times
+
+
 def spender_of(store: Store, outpoint: OutPoint) -> str | None:
     """The stored transaction spending ``outpoint``, if one is known."""
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT txid FROM tx_inputs WHERE prev_txid = ? AND prev_vout = ?",
         [outpoint.txid, outpoint.vout],
     ).fetchone()

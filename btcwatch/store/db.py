@@ -98,10 +98,14 @@ def utc_now() -> str:
 
 
 class Store:
-    """The btcwatch database: a sqlite-utils Database plus safe write transactions."""
+    """The btcwatch database: a sqlite-utils Database plus safe write transactions.
+
+    The Database is private (``_db``): only the modules of ``btcwatch/store/`` use it, other
+    rooms call their named functions (``scripts/check_store_access.py`` in ``make lint``).
+    """
 
     def __init__(self, db: Database, path: Path | None = None) -> None:
-        self.db = db
+        self._db = db
         self.path = path
 
     @classmethod
@@ -140,7 +144,7 @@ class Store:
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(f"cannot use database {target}: {exc}") from exc
             raise
-        if migrations.pending(store.db):
+        if migrations.pending(store._db):
             store.close()
             if immutable:
                 raise StoreError(
@@ -179,7 +183,7 @@ class Store:
     def _check_schema(self) -> None:
         """Refuse a database written by a newer btcwatch."""
         known = {m.name for m in migrations._migrations}
-        unknown = [m.name for m in migrations.applied(self.db) if m.name not in known]
+        unknown = [m.name for m in migrations.applied(self._db) if m.name not in known]
         if unknown:
             raise StoreError(
                 f"database {self.path} was written by a newer btcwatch (migration {unknown[0]})"
@@ -188,24 +192,24 @@ class Store:
     def _migrate(self) -> None:
         """Apply pending migrations; refuse a database written by a newer btcwatch."""
         self._check_schema()
-        if migrations.pending(self.db):
+        if migrations.pending(self._db):
             with self.write():
-                migrations.apply(self.db)
+                migrations.apply(self._db)
 
     @contextmanager
     def write(self) -> Iterator[Database]:
         """One write transaction, taken with BEGIN IMMEDIATE; nested calls join the outer one."""
-        conn = self.db.conn
+        conn = self._db.conn
         if conn.in_transaction:
-            with self.db.atomic():
-                yield self.db
+            with self._db.atomic():
+                yield self._db
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreError(f"database is busy ({exc}); another btcwatch is writing") from exc
         try:
-            yield self.db
+            yield self._db
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -223,15 +227,22 @@ class Store:
         Not WAL: a WAL file cannot be opened read-only where -wal/-shm cannot be created (a
         read-only mount, an evidence copy), and its readers may leave them beside it.
         """
-        self.db.conn.execute("VACUUM INTO ?", [str(target)])
+        self._db.conn.execute("VACUUM INTO ?", [str(target)])
         copy = sqlite3.connect(str(target))
         try:
             copy.execute("PRAGMA journal_mode = DELETE")
         finally:
             copy.close()
 
+    def database_for_tests(self) -> Database:
+        """TEST-ONLY: the raw sqlite-utils Database, for tests that inspect or damage rows.
+
+        Never called from ``btcwatch/`` (the store-access check in ``make lint`` refuses it).
+        """
+        return self._db
+
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self

@@ -8,10 +8,52 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from btcwatch.event import Event, Kind
 from btcwatch.store.db import Store, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stored event as listed: where its tx stands now, its confirmations, its revert."""
+
+    id: str
+    kind: str
+    case: str
+    address: str | None
+    txid: str | None
+    vout: int | None
+    value_sat: int | None
+    height: int | None
+    block_hash: str | None
+    confirmations: int
+    seen_at: str
+    reverted_by: str | None
+    details: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``btcwatch events --json`` (the field names, in this order)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An event waiting for delivery to one sink, as stored (``details`` decoded)."""
+
+    id: str
+    kind: str
+    case: str
+    address: str | None
+    txid: str | None
+    vout: int | None
+    value_sat: int | None
+    height: int | None
+    block_hash: str | None
+    seen_at: str
+    details: dict[str, Any]
+    attempts: int
 
 
 def _event(row: dict[str, Any]) -> Event:
@@ -79,7 +121,7 @@ def record_events(
 def stored_events(store: Store, case: str | None = None) -> tuple[list[Event], set[str]]:
     """Every stored event (of one case or all) and the ids that were reverted."""
     where, params = ("case_name = ?", [case]) if case else (None, [])
-    rows = list(store.db.table("events").rows_where(where, params, order_by="rowid"))
+    rows = list(store._db.table("events").rows_where(where, params, order_by="rowid"))
     return [_event(r) for r in rows], {r["id"] for r in rows if r["reverted_by"]}
 
 
@@ -90,8 +132,8 @@ def list_events(
     kinds: Iterable[str] = (),
     since: str | None = None,
     include_reverted: bool = True,
-) -> list[dict[str, Any]]:
-    """Events as rows for listing and JSON, oldest first, as the chain stands now.
+) -> list[StoredEvent]:
+    """Events for listing and JSON, oldest first, as the chain stands now.
 
     ``height`` is the block the event's tx is in: as recorded, or, for an event first seen
     unconfirmed, the block that has mined it since (None while it is still unconfirmed).
@@ -113,8 +155,8 @@ def list_events(
         where.append("reverted_by IS NULL")
     tip = get_state(store, "tip_height")
     mined = _mined_heights(store)
-    rows = []
-    for r in store.db.table("events").rows_where(
+    rows: list[StoredEvent] = []
+    for r in store._db.table("events").rows_where(
         " AND ".join(where) or None, params, order_by="seen_at, rowid"
     ):
         height = r["height"]
@@ -123,21 +165,21 @@ def list_events(
         live = height is not None and tip is not None and not r["reverted_by"]
         confs = max(0, int(tip) - height + 1) if live and height is not None else 0
         rows.append(
-            {
-                "id": r["id"],
-                "kind": r["kind"],
-                "case": r["case_name"],
-                "address": r["address"],
-                "txid": r["txid"],
-                "vout": r["vout"],
-                "value_sat": r["value_sat"],
-                "height": height,
-                "block_hash": r["block_hash"],
-                "confirmations": confs,
-                "seen_at": r["seen_at"],
-                "reverted_by": r["reverted_by"],
-                "details": json.loads(r["details"] or "{}"),
-            }
+            StoredEvent(
+                id=r["id"],
+                kind=r["kind"],
+                case=r["case_name"],
+                address=r["address"],
+                txid=r["txid"],
+                vout=r["vout"],
+                value_sat=r["value_sat"],
+                height=height,
+                block_hash=r["block_hash"],
+                confirmations=confs,
+                seen_at=r["seen_at"],
+                reverted_by=r["reverted_by"],
+                details=json.loads(r["details"] or "{}"),
+            )
         )
     return rows
 
@@ -145,7 +187,7 @@ def list_events(
 def _mined_heights(store: Store) -> dict[str, int]:
     """txid -> height, for watched payments and spends confirmed in the best chain now."""
     out: dict[str, int] = {}
-    for txid, height in store.db.execute(
+    for txid, height in store._db.execute(
         "SELECT txid, height FROM watched_outputs WHERE height IS NOT NULL "
         "UNION SELECT spent_by, spent_height FROM watched_outputs "
         "WHERE spent_by IS NOT NULL AND spent_height IS NOT NULL"
@@ -154,15 +196,44 @@ def _mined_heights(store: Store) -> dict[str, int]:
     return out
 
 
-def pending_outbox(store: Store, sink: str) -> list[dict[str, Any]]:
+def pending_outbox(store: Store, sink: str) -> list[OutboxItem]:
     """Events not yet delivered to ``sink``, oldest first."""
     sql = (
-        "SELECT e.*, o.attempts FROM outbox o JOIN events e ON e.id = o.event_id "
+        "SELECT e.id, e.kind, e.case_name, e.address, e.txid, e.vout, e.value_sat, e.height, "
+        "e.block_hash, e.seen_at, e.details, o.attempts FROM outbox o "
+        "JOIN events e ON e.id = o.event_id "
         "WHERE o.sink = ? AND o.status = 'pending' ORDER BY e.seen_at, e.rowid"
     )
-    cursor = store.db.execute(sql, [sink])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [
+        OutboxItem(
+            id=id_,
+            kind=kind,
+            case=case,
+            address=address,
+            txid=txid,
+            vout=vout,
+            value_sat=value_sat,
+            height=height,
+            block_hash=block_hash,
+            seen_at=seen_at,
+            details=json.loads(details or "{}"),
+            attempts=attempts,
+        )
+        for (
+            id_,
+            kind,
+            case,
+            address,
+            txid,
+            vout,
+            value_sat,
+            height,
+            block_hash,
+            seen_at,
+            details,
+            attempts,
+        ) in store._db.execute(sql, [sink]).fetchall()
+    ]
 
 
 def mark_delivery(
@@ -177,7 +248,7 @@ def mark_delivery(
 
 
 def get_state(store: Store, key: str) -> Any:
-    rows = list(store.db.table("watch_state").rows_where("key = ?", [key]))
+    rows = list(store._db.table("watch_state").rows_where("key = ?", [key]))
     return json.loads(rows[0]["value"]) if rows else None
 
 

@@ -4,21 +4,30 @@ Every response a cycle received is collected; before the cycle's facts are store
 transaction is matched to the response that named it (the /tx/ response itself, else the history
 page or raw block containing it). Large bodies with nothing of interest (raw blocks without a
 match) keep only their hash, so a year of block scanning does not archive the whole chain.
+
+Reading it back: which response each stored transaction came from (``tx_evidence``), the
+archived responses' rows (``evidence_rows``) and bodies (``evidence_body``), for reports,
+bundles and graph exports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from btcwatch.model import Evidence, Tx
 from btcwatch.store.chaindata import save_evidence, save_txs
 from btcwatch.store.db import Store
 
+_T = TypeVar("_T")
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
 KEEP_BODY_LIMIT = 256 * 1024
+_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass
@@ -99,3 +108,81 @@ def store_with_evidence(
         saved = [(save_evidence(store, ev, keep_body=keep_body(ev, keep)), ev) for ev in items]
         index = index_by_txid(saved, raw_blocks or {})
         save_txs(store, txs, index)
+
+
+@dataclass(frozen=True, slots=True)
+class TxEvidence:
+    """The archived response a stored transaction was parsed from (``id`` None: none linked)."""
+
+    txid: str
+    id: int | None
+    provider: str | None = None
+    url: str | None = None
+    fetched_at: str | None = None
+    sha256: str | None = None
+
+    @property
+    def ref(self) -> str | None:
+        """ "provider URL fetched-at sha256:HEX", the way a graph export cites it."""
+        if self.id is None:
+            return None
+        return f"{self.provider} {self.url} {self.fetched_at} sha256:{self.sha256}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One archived response without its body; ``body_kept`` False when only its hash was."""
+
+    id: int
+    provider: str
+    url: str
+    fetched_at: str
+    status: int
+    sha256: str
+    body_kept: bool
+
+
+def _chunks(items: Sequence[_T]) -> Iterator[list[_T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield list(items[start : start + _CHUNK])
+
+
+def tx_evidence(store: Store, txids: Iterable[str]) -> dict[str, TxEvidence]:
+    """txid -> the response it was stored from, for the stored ones among ``txids``.
+
+    A transaction stored without a link has ``id`` None; one not stored is absent.
+    """
+    wanted = sorted({t for t in txids if t})
+    found: dict[str, TxEvidence] = {}
+    for chunk in _chunks(wanted):
+        marks = ", ".join("?" for _ in chunk)
+        rows = store._db.execute(
+            "SELECT t.txid, e.id, e.provider, e.url, e.fetched_at, e.sha256 FROM transactions t "
+            f"LEFT JOIN evidence e ON e.id = t.evidence_id WHERE t.txid IN ({marks})",
+            chunk,
+        ).fetchall()
+        for txid, ev_id, provider, url, fetched_at, sha256 in rows:
+            found[txid] = TxEvidence(txid, ev_id, provider, url, fetched_at, sha256)
+    return found
+
+
+def evidence_rows(store: Store, ids: Iterable[int]) -> list[ResponseRow]:
+    """The rows of these evidence ids, by id (ids not in the table are left out)."""
+    rows: list[ResponseRow] = []
+    for chunk in _chunks(sorted(set(ids))):
+        marks = ", ".join("?" for _ in chunk)
+        cursor = store._db.execute(
+            "SELECT id, provider, url, fetched_at, status, sha256, length(body) FROM evidence "
+            f"WHERE id IN ({marks}) ORDER BY id",
+            chunk,
+        )
+        for id_, provider, url, fetched_at, status, sha256, size in cursor.fetchall():
+            kept = bool(size) or sha256 == _EMPTY_SHA256
+            rows.append(ResponseRow(id_, provider, url, fetched_at, status, sha256, kept))
+    return rows
+
+
+def evidence_body(store: Store, evidence_id: int) -> bytes:
+    """The raw body of one response exactly as received (empty when only its hash was kept)."""
+    row = store._db.execute("SELECT body FROM evidence WHERE id = ?", [evidence_id]).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""

@@ -69,7 +69,7 @@ def owed_followups(store: Store, case: str | None = None) -> list[OwedFollowUp]:
     where, params = ("case_name = ?", [case]) if case else (None, [])
     return [
         OwedFollowUp(r["case_name"], r["queued_at"], r["reason"], r["attempts"], r["last_error"])
-        for r in store.db.table("followup_queue").rows_where(where, params, order_by="case_name")
+        for r in store._db.table("followup_queue").rows_where(where, params, order_by="case_name")
     ]
 
 
@@ -101,7 +101,7 @@ def reap_stale_runs(
     """
     here = host or socket.gethostname()
     stale: list[tuple[int, str]] = []
-    for row in store.db.table("trace_runs").rows_where("status = 'running'", order_by="id"):
+    for row in store._db.table("trace_runs").rows_where("status = 'running'", order_by="id"):
         pid, owner = row.get("owner_pid"), row.get("owner_host")
         if pid is None:
             stale.append((row["id"], "started before run owners were recorded"))

@@ -65,7 +65,7 @@ def _row(r: Sequence[object]) -> StoredPrice:
 
 def cached_prices(store: Store, currency: str, start: int, end: int) -> list[StoredPrice]:
     """Cached prices of ``currency`` whose time is in [start, end], oldest first."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT currency, time, resolution, value, source, fetched_at, evidence_id "
         "FROM price_cache WHERE currency = ? AND time BETWEEN ? AND ? ORDER BY time, rowid",
         [currency.upper(), start, end],
@@ -169,7 +169,7 @@ def price_disagreements(
     """Recorded disagreements, oldest price time first."""
     where = "time BETWEEN ? AND ?" + (" AND currency = ?" if currency else "")
     params: list[object] = [start, end, *([currency.upper()] if currency else [])]
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT currency, time, resolution, used_source, used_value, other_source, "
         f"other_value, difference, tolerance, recorded_at FROM price_disagreements WHERE {where} "
         "ORDER BY time, id",
@@ -207,4 +207,9 @@ def may_have_unvalued(store: Store, case: str | None = None) -> bool:
         "SELECT 1 FROM events WHERE kind IN ('payment_received', 'payment_confirmed') "
         "AND details LIKE '%\"value\": null%'" + (" AND case_name = ?" if case else "") + " LIMIT 1"
     )
-    return store.db.execute(sql, [case] if case else []).fetchone() is not None
+    return store._db.execute(sql, [case] if case else []).fetchone() is not None
+
+
+def cached_price_count(store: Store) -> int:
+    """How many prices the cache holds (a fetch reports how many it added)."""
+    return int(store._db.execute("SELECT count(*) FROM price_cache").fetchone()[0])

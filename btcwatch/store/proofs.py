@@ -94,11 +94,11 @@ def headers(store: Store, hashes: Iterable[str] | None = None) -> dict[str, Stor
     """Stored headers by hash (all of them when ``hashes`` is None)."""
     sql = "SELECT hash, height, header_hex, height_source, evidence_id FROM block_headers"
     if hashes is None:
-        return {r[0]: StoredHeader(*r) for r in store.db.execute(sql).fetchall()}
+        return {r[0]: StoredHeader(*r) for r in store._db.execute(sql).fetchall()}
     found: dict[str, StoredHeader] = {}
     for chunk in _chunks(sorted(set(hashes))):
         marks = ", ".join("?" for _ in chunk)
-        rows = store.db.execute(f"{sql} WHERE hash IN ({marks})", chunk).fetchall()
+        rows = store._db.execute(f"{sql} WHERE hash IN ({marks})", chunk).fetchall()
         found.update({r[0]: StoredHeader(*r) for r in rows})
     return found
 
@@ -124,11 +124,11 @@ def proofs(store: Store, txids: Iterable[str] | None = None) -> dict[str, Stored
         )
 
     if txids is None:
-        return {p.txid: p for p in map(row, store.db.execute(sql).fetchall())}
+        return {p.txid: p for p in map(row, store._db.execute(sql).fetchall())}
     found: dict[str, StoredProof] = {}
     for chunk in _chunks(sorted(set(txids))):
         marks = ", ".join("?" for _ in chunk)
-        for r in store.db.execute(f"{sql} WHERE txid IN ({marks})", chunk).fetchall():
+        for r in store._db.execute(f"{sql} WHERE txid IN ({marks})", chunk).fetchall():
             p = row(r)
             found[p.txid] = p
     return found
@@ -139,7 +139,7 @@ def confirmed_txs(store: Store, txids: Iterable[str]) -> dict[str, ConfirmedTx]:
     found: dict[str, ConfirmedTx] = {}
     for chunk in _chunks(sorted(set(txids))):
         marks = ", ".join("?" for _ in chunk)
-        rows = store.db.execute(
+        rows = store._db.execute(
             "SELECT txid, block_hash, block_height, evidence_id FROM transactions "
             f"WHERE txid IN ({marks})",
             chunk,
@@ -149,10 +149,10 @@ def confirmed_txs(store: Store, txids: Iterable[str]) -> dict[str, ConfirmedTx]:
 
 
 def all_txids(store: Store) -> list[str]:
-    return [r[0] for r in store.db.execute("SELECT txid FROM transactions ORDER BY txid")]
+    return [r[0] for r in store._db.execute("SELECT txid FROM transactions ORDER BY txid")]
 
 
 def evidence_record(store: Store, evidence_id: int) -> tuple[str, bytes] | None:
     """(url, body) of one archived response (body empty when only the hash was kept)."""
-    row = store.db.execute("SELECT url, body FROM evidence WHERE id = ?", [evidence_id]).fetchone()
+    row = store._db.execute("SELECT url, body FROM evidence WHERE id = ?", [evidence_id]).fetchone()
     return (str(row[0]), bytes(row[1])) if row else None

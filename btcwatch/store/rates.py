@@ -15,7 +15,7 @@ __all__ = ["learned_rates", "save_learned_rates"]
 
 
 def learned_rates(store: Store) -> dict[str, float]:
-    return {r["base_url"]: float(r["rate"]) for r in store.db.table("explorer_rates").rows}
+    return {r["base_url"]: float(r["rate"]) for r in store._db.table("explorer_rates").rows}
 
 
 def save_learned_rates(store: Store, rates: Mapping[str, float | None]) -> None:

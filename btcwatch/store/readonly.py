@@ -46,7 +46,7 @@ def open_immutable(path: str | Path) -> Store:
 
 def recorded_answers(store: Store) -> list[tuple[str, str, str, int, str, bytes]]:
     """Every archived response, oldest first: (provider, url, fetched_at, status, sha256, body)."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT provider, url, fetched_at, status, sha256, body FROM evidence ORDER BY id"
     ).fetchall()
     return [(str(p), str(u), str(f), int(s), str(h), bytes(b)) for p, u, f, s, h, b in rows]

@@ -63,7 +63,7 @@ def list_tags(
             return []
         where.append(f"address IN ({', '.join('?' for _ in addresses)})")
         params.extend(addresses)
-    rows = store.db.table("tags").rows_where(
+    rows = store._db.table("tags").rows_where(
         " AND ".join(where) or None, params, order_by="address, label"
     )
     return [_tag(r) for r in rows]

@@ -93,7 +93,7 @@ def finish_run(
 
 
 def get_run(store: Store, run_id: int) -> TraceRun:
-    rows = list(store.db.table("trace_runs").rows_where("id = ?", [run_id]))
+    rows = list(store._db.table("trace_runs").rows_where("id = ?", [run_id]))
     if not rows:
         raise InputError(f"no trace run {run_id} (see `btcwatch traces list`)")
     return _run(rows[0])
@@ -101,7 +101,7 @@ def get_run(store: Store, run_id: int) -> TraceRun:
 
 def list_runs(store: Store, case: str | None = None) -> list[TraceRun]:
     where, params = ("case_name = ?", [case]) if case else (None, [])
-    return [_run(r) for r in store.db.table("trace_runs").rows_where(where, params, order_by="id")]
+    return [_run(r) for r in store._db.table("trace_runs").rows_where(where, params, order_by="id")]
 
 
 def latest_run(store: Store, case: str) -> TraceRun | None:
@@ -109,18 +109,84 @@ def latest_run(store: Store, case: str) -> TraceRun | None:
     return runs[-1] if runs else None
 
 
-def run_rows(store: Store, run_id: int, table: str) -> list[dict[str, Any]]:
-    """The rows of one run in trace_sources, trace_txs, trace_stops or trace_findings."""
-    if table not in ("trace_sources", "trace_txs", "trace_stops", "trace_findings"):
-        raise ValueError(table)
-    return list(store.db.table(table).rows_where("run_id = ?", [run_id], order_by="rowid"))
+@dataclass(frozen=True, slots=True)
+class RunSource:
+    """One output a run started from (trace_sources)."""
+
+    txid: str
+    vout: int
+    address: str | None
+    value_sat: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunTx:
+    """One transaction a run reached (trace_txs): its hop, and whether it was walked on."""
+
+    txid: str
+    hop: int
+    walked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunStop:
+    """One output where a run stopped following (trace_stops), with the taint it carries."""
+
+    txid: str
+    vout: int
+    address: str | None
+    value_sat: int
+    taint_sat: int
+    reason: str
+    entity: str | None
+    category: str | None
+    hop: int
+    detail: str
+
+
+def _rows(store: Store, table: str, run_id: int) -> list[dict[str, Any]]:
+    return list(store._db.table(table).rows_where("run_id = ?", [run_id], order_by="rowid"))
+
+
+def run_sources(store: Store, run_id: int) -> list[RunSource]:
+    """The outputs one run started from, in the order stored."""
+    return [
+        RunSource(r["txid"], r["vout"], r["address"], r["value_sat"])
+        for r in _rows(store, "trace_sources", run_id)
+    ]
+
+
+def run_txs(store: Store, run_id: int) -> list[RunTx]:
+    """The transactions one run reached, in the order stored."""
+    return [
+        RunTx(r["txid"], r["hop"], bool(r["walked"])) for r in _rows(store, "trace_txs", run_id)
+    ]
+
+
+def run_stops(store: Store, run_id: int) -> list[RunStop]:
+    """Where one run stopped, in the order stored."""
+    return [
+        RunStop(
+            r["txid"],
+            r["vout"],
+            r["address"],
+            r["value_sat"],
+            r["taint_sat"],
+            r["reason"],
+            r["entity"],
+            r["category"],
+            r["hop"],
+            r["detail"],
+        )
+        for r in _rows(store, "trace_stops", run_id)
+    ]
 
 
 def run_txids(store: Store, run_id: int) -> set[str]:
     """Every transaction a stored run names: its sources' and the ones it walked."""
     return {
         str(r[0])
-        for r in store.db.execute(
+        for r in store._db.execute(
             "SELECT txid FROM trace_txs WHERE run_id = ? UNION SELECT txid FROM trace_sources "
             "WHERE run_id = ?",
             [run_id, run_id],

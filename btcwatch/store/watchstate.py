@@ -53,7 +53,7 @@ def watched_outputs(
     if address:
         where.append("address = ?")
         params.append(address)
-    rows = store.db.table("watched_outputs").rows_where(" AND ".join(where) or None, params)
+    rows = store._db.table("watched_outputs").rows_where(" AND ".join(where) or None, params)
     return [_output(r) for r in rows]
 
 
@@ -117,7 +117,7 @@ def unconfirm_blocks(store: Store, hashes: Iterable[str]) -> None:
 def address_stats(store: Store) -> dict[str, AddressStats]:
     """The last summary seen per address (address mode compares against it)."""
     out: dict[str, AddressStats] = {}
-    for r in store.db.table("address_state").rows:
+    for r in store._db.table("address_state").rows:
         if r["stats"]:
             out[r["address"]] = AddressStats(**json.loads(r["stats"]))
     return out
@@ -141,12 +141,12 @@ def scanned_blocks(store: Store, since_height: int | None = None) -> dict[int, s
     """height -> hash of the blocks block-scan mode has processed."""
     where, params = ("height >= ?", [since_height]) if since_height is not None else (None, [])
     return {
-        r["height"]: r["hash"] for r in store.db.table("scanned_blocks").rows_where(where, params)
+        r["height"]: r["hash"] for r in store._db.table("scanned_blocks").rows_where(where, params)
     }
 
 
 def last_scanned(store: Store) -> tuple[int, str] | None:
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT height, hash FROM scanned_blocks ORDER BY height DESC LIMIT 1"
     ).fetchone()
     return (row[0], row[1]) if row else None
@@ -180,7 +180,7 @@ def drop_scanned_above(store: Store, height: int) -> list[str]:
 
 def scanned_block_time(store: Store, block_hash: str) -> int | None:
     """The time of a block block-scan mode has processed, if it is known."""
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT time FROM scanned_blocks WHERE hash = ? AND time IS NOT NULL", [block_hash]
     ).fetchone()
     return None if row is None else int(row[0])
@@ -188,7 +188,7 @@ def scanned_block_time(store: Store, block_hash: str) -> int | None:
 
 def last_address_id(store: Store) -> int:
     """The newest watchlist row id: addresses added later have larger ids."""
-    row = store.db.execute("SELECT MAX(id) FROM addresses").fetchone()
+    row = store._db.execute("SELECT MAX(id) FROM addresses").fetchone()
     return int(row[0] or 0)
 
 
@@ -199,4 +199,4 @@ def addresses_after(store: Store, after_id: int, case: str | None = None) -> lis
     if case:
         sql += " AND case_name = ?"
         params.append(case)
-    return [r[0] for r in store.db.execute(sql + " ORDER BY id", params)]
+    return [r[0] for r in store._db.execute(sql + " ORDER BY id", params)]

@@ -19,7 +19,7 @@ from btcwatch.store.cases import get_case, list_addresses
 from btcwatch.store.chaindata import load_txs
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.tags import list_tags
-from btcwatch.store.traces import finish_run, get_run, run_rows, start_run
+from btcwatch.store.traces import finish_run, get_run, run_sources, run_stops, run_txs, start_run
 from btcwatch.store.watchstate import address_stats, watched_outputs
 from btcwatch.tags import CATEGORIES, default_tags
 from btcwatch.trace.analyse import Analysis, Endpoint, analyse, to_json
@@ -294,28 +294,27 @@ def reopen(store: Store, run_id: int) -> Analysis:
     if run.status != "done":
         raise InputError(f"trace run {run_id} is {run.status}; nothing to reopen")
     sources = [
-        Source(OutPoint(r["txid"], r["vout"]), r["value_sat"], r["address"])
-        for r in run_rows(store, run_id, "trace_sources")
+        Source(OutPoint(r.txid, r.vout), r.value_sat, r.address) for r in run_sources(store, run_id)
     ]
-    tx_rows = run_rows(store, run_id, "trace_txs")
-    txids = sorted({r["txid"] for r in tx_rows} | {s.outpoint.txid for s in sources})
+    tx_rows = run_txs(store, run_id)
+    txids = sorted({r.txid for r in tx_rows} | {s.outpoint.txid for s in sources})
     flow = Flow(
         sources,
         txs=load_txs(store, txids),
-        hop_of={r["txid"]: r["hop"] for r in tx_rows},
-        walked={r["txid"] for r in tx_rows if r["walked"]},
+        hop_of={r.txid: r.hop for r in tx_rows},
+        walked={r.txid for r in tx_rows if r.walked},
     )
-    for r in run_rows(store, run_id, "trace_stops"):
-        op = OutPoint(r["txid"], r["vout"])
+    for r in run_stops(store, run_id):
+        op = OutPoint(r.txid, r.vout)
         flow.stops[op] = Stop(
             op,
-            r["address"],
-            r["value_sat"],
-            StopReason(r["reason"]),
-            r["hop"],
-            r["entity"],
-            r["category"],
-            r["detail"],
+            r.address,
+            r.value_sat,
+            StopReason(r.reason),
+            r.hop,
+            r.entity,
+            r.category,
+            r.detail,
         )
     for stop in flow.stops.values():
         joined = flow.txs.get(stop.detail) if stop.reason is StopReason.COINJOIN else None

@@ -13,7 +13,7 @@ from btcwatch.errors import ProviderError
 from btcwatch.model import OutPoint, OutSpend, Tx
 from btcwatch.providers.base import Capability, Provider, gather_limited
 from btcwatch.store import Store
-from btcwatch.store.chaindata import load_txs
+from btcwatch.store.chaindata import load_txs, stored_spender
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
 
 
@@ -127,9 +127,4 @@ class CachedChain:
         return await gather_limited(txids, one)
 
     def _stored_spender(self, op: OutPoint) -> str | None:
-        row = self.store.db.execute(
-            "SELECT i.txid FROM tx_inputs i JOIN transactions t ON t.txid = i.txid "
-            "WHERE i.prev_txid = ? AND i.prev_vout = ? AND t.block_height IS NOT NULL",
-            [op.txid, op.vout],
-        ).fetchone()
-        return row[0] if row else None
+        return stored_spender(self.store, op)

@@ -29,6 +29,7 @@ from btcwatch.store import Store
 from btcwatch.store.prices import (
     PriceDisagreement,
     StoredPrice,
+    cached_price_count,
     cached_prices,
     record_price_disagreement,
     save_prices,
@@ -275,7 +276,7 @@ class Valuer:
     def _count(self) -> int:
         if self.store is None:
             return 0
-        return int(self.store.db.execute("SELECT count(*) FROM price_cache").fetchone()[0])
+        return cached_price_count(self.store)
 
 
 def moments_of(times: Iterable[int | None]) -> list[datetime]:

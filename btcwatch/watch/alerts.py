@@ -47,7 +47,7 @@ from btcwatch.config import SmtpSettings
 from btcwatch.errors import ConfigError
 from btcwatch.money import format_btc
 from btcwatch.store import Store
-from btcwatch.store.events import mark_delivery, pending_outbox
+from btcwatch.store.events import OutboxItem, StoredEvent, mark_delivery, pending_outbox
 
 WEBHOOK_TRIES = 4
 WEBHOOK_TIMEOUT = 10.0  # seconds per try (connect, each read)
@@ -60,23 +60,20 @@ class Sink(Protocol):
     async def send(self, alert: dict[str, Any]) -> None: ...
 
 
-def alert_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON every sink sends: the event row with its details decoded."""
-    details = row.get("details")
-    if isinstance(details, str):
-        details = json.loads(details or "{}")
+def alert_payload(item: OutboxItem | StoredEvent) -> dict[str, Any]:
+    """The JSON every sink sends: the stored event with its details decoded."""
     return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "case": row.get("case_name", row.get("case")),
-        "address": row["address"],
-        "txid": row["txid"],
-        "vout": row["vout"],
-        "value_sat": row["value_sat"],
-        "height": row["height"],
-        "block_hash": row["block_hash"],
-        "seen_at": row["seen_at"],
-        "details": details,
+        "id": item.id,
+        "kind": item.kind,
+        "case": item.case,
+        "address": item.address,
+        "txid": item.txid,
+        "vout": item.vout,
+        "value_sat": item.value_sat,
+        "height": item.height,
+        "block_hash": item.block_hash,
+        "seen_at": item.seen_at,
+        "details": item.details,
     }
 
 
@@ -247,20 +244,20 @@ async def deliver(
 
 async def _deliver_one(store: Store, sink: Sink, deadline: float) -> tuple[int, list[str]]:
     delivered = 0
-    row: dict[str, Any] | None = None
+    row: OutboxItem | None = None
     try:
         async with asyncio.timeout(deadline):
             for row in pending_outbox(store, sink.spec):
                 try:
                     await sink.send(alert_payload(row))
                 except Exception as exc:
-                    mark_delivery(store, row["id"], sink.spec, ok=False, error=str(exc)[:500])
+                    mark_delivery(store, row.id, sink.spec, ok=False, error=str(exc)[:500])
                     return delivered, [f"{sink.spec}: {exc}"]  # keep order: later ones wait
-                mark_delivery(store, row["id"], sink.spec, ok=True)
+                mark_delivery(store, row.id, sink.spec, ok=True)
                 delivered += 1
     except TimeoutError:
         problem = f"{sink_name(sink)} timed out after {deadline:g} s"
         if row is not None:
-            mark_delivery(store, row["id"], sink.spec, ok=False, error=problem)
+            mark_delivery(store, row.id, sink.spec, ok=False, error=problem)
         return delivered, [f"{sink.spec}: {problem}"]
     return delivered, []

@@ -56,8 +56,8 @@ def garbage_url() -> Iterator[str]:
 
 def assert_nothing_stored(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.db.table("transactions").count == 0
-        assert store.db.table("trace_txs").count == 0
+        assert store.database_for_tests().table("transactions").count == 0
+        assert store.database_for_tests().table("trace_txs").count == 0
         assert all(r.status == "failed" for r in list_runs(store))
 
 

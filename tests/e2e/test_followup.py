@@ -102,8 +102,6 @@ def test_watch_follow_through_the_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     with Store.open(db) as store:
         flagged = list_events(store, case="v", kinds=["funds_at_exchange"])
-    assert {(e["txid"], e["vout"]) for e in flagged} == {
-        (p["txid"], p["vout"]) for p in truth["peels"]
-    }
+    assert {(e.txid, e.vout) for e in flagged} == {(p["txid"], p["vout"]) for p in truth["peels"]}
     alerts = (tmp_path / "alerts.jsonl").read_text().splitlines()
     assert sum('"funds_at_exchange"' in line for line in alerts) == len(truth["peels"])

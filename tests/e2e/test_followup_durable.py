@@ -69,7 +69,7 @@ def tick(db: Path, url: str, retries: int = 5) -> list[Any]:
 
 def event_ids(db: Path) -> set[tuple[str, str]]:
     with Store.open(db) as store:
-        return {(e["kind"], e["id"]) for e in list_events(store, case="v")}
+        return {(e.kind, e.id) for e in list_events(store, case="v")}
 
 
 def statuses(db: Path) -> list[str]:

@@ -67,7 +67,7 @@ def test_fresh_case_catches_up_behind_a_limited_faulty_explorer(tmp_path: Path) 
     steps = list(itertools.pairwise(history))
     assert all(b[0] < a[0] or b[1] > a[1] for a, b in steps if a[0] > 0), (history, failures)
     with Store.open(db) as store:
-        events = list_events(store, case="v")
+        events = [row.as_dict() for row in list_events(store, case="v")]
     received = Counter(
         (e["txid"], e["vout"])
         for e in events

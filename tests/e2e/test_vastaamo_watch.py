@@ -57,7 +57,7 @@ def test_block_mode_300_victims_matches_ground_truth(tmp_path: Path) -> None:
     with SimServer(chain) as server:
         reports = watch_block_by_block(db, chain, server.url, "block")
     with Store.open(db) as store:
-        events = list_events(store, case="vastaamo")
+        events = [row.as_dict() for row in list_events(store, case="vastaamo")]
     check_events_match_truth(events, truth)
     assert all(r.mode == "block" for r in reports)
     # Following the chain costs at most 3 requests per new block (tip, hash, raw block),
@@ -76,5 +76,5 @@ def test_address_mode_small_case_matches_ground_truth(tmp_path: Path) -> None:
     with SimServer(chain) as server:
         watch_block_by_block(db, chain, server.url, "address")
     with Store.open(db) as store:
-        events = list_events(store, case="vastaamo")
+        events = [row.as_dict() for row in list_events(store, case="vastaamo")]
     check_events_match_truth(events, truth)

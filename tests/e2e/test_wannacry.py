@@ -82,7 +82,7 @@ def test_watch_reports_every_real_payment_and_cashout_once(watched) -> None:
                 if out.get("addr") == history["address"]:
                     paid[history["address"]] += 1
     with Store.open(db) as store:
-        events = list_events(store, case="wannacry")
+        events = [row.as_dict() for row in list_events(store, case="wannacry")]
     kinds = Counter(e["kind"] for e in events)
     assert kinds["payment_received"] == sum(paid.values())
     assert kinds["payment_confirmed"] == sum(paid.values())

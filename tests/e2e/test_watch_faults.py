@@ -144,7 +144,7 @@ def test_faults_and_rate_limit_still_match_ground_truth(tmp_path: Path) -> None:
                 break
 
     with Store.open(db) as store:
-        events = list_events(store, case="vastaamo")
+        events = [row.as_dict() for row in list_events(store, case="vastaamo")]
     check_events_match_truth(events, truth)
 
     # The explorer really misbehaved, and the provider really retried.

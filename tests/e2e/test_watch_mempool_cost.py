@@ -72,7 +72,7 @@ def tick_with_noise(
         asked = explorer_requests(server) - before
         routes = dict(server.requests)
     with Store.open(db) as store:
-        events = list_events(store, case=CASE)
+        events = [row.as_dict() for row in list_events(store, case=CASE)]
     return {"requests": asked, "events": events, "sweeps": sweeps, "summary": err, "routes": routes}
 
 

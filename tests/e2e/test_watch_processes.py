@@ -144,7 +144,7 @@ def dump(db: Path) -> list[str]:
 
 def events(db: Path) -> list[dict[str, Any]]:
     with Store.open(db) as store:
-        return list_events(store, case="vastaamo")
+        return [row.as_dict() for row in list_events(store, case="vastaamo")]
 
 
 def tip_seen(db: Path) -> int | None:

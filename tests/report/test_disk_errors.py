@@ -146,7 +146,7 @@ def test_watch_on_a_full_disk_is_one_line_and_resumes(
 
 def _events(db: Path) -> set[tuple[str, str, int]]:
     with Store.open(db, read_only=True) as store:
-        return {(e["kind"], e["txid"], e["vout"]) for e in list_events(store, case="vastaamo")}
+        return {(e.kind, e.txid, e.vout) for e in list_events(store, case="vastaamo")}
 
 
 def test_watch_on_a_read_only_file_system_is_one_line(

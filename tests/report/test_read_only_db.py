@@ -109,7 +109,7 @@ def test_a_write_command_still_creates_the_database(tmp_path: Path) -> None:
     assert run(db, "case", "create", "c1").exit_code == 0
     assert run(db, "case", "list").exit_code == 0
     with Store.open(db, read_only=True) as store:
-        assert store.db.table("cases").count == 1
+        assert store.database_for_tests().table("cases").count == 1
 
 
 def test_read_only_file_and_folder(case_copy: Path, tmp_path: Path) -> None:

@@ -291,7 +291,7 @@ def test_without_a_trace_the_payments_part_still_renders(case_copy: Path) -> Non
 def test_a_reverted_payment_leaves_the_totals_but_stays_on_the_timeline(case_copy: Path) -> None:
     with Store.open(case_copy) as store:
         before = build_report(store, "vastaamo")
-        first = list_events(store, case="vastaamo", kinds=["payment_received"])[0]
+        first = list_events(store, case="vastaamo", kinds=["payment_received"])[0].as_dict()
         revert = revert_event(first["id"], "vastaamo", first["txid"], "replaced by fee")
         record_events(store, [revert], [], seen_at="2030-01-01T00:00:00Z")
         after = build_report(store, "vastaamo")

@@ -42,14 +42,14 @@ HOLDER = textwrap.dedent(
 def test_migrations_are_idempotent_and_wal(db_path: Path) -> None:
     for _ in range(2):
         with Store.open(db_path) as s:
-            names = [r["name"] for r in s.db.table("_sqlite_migrations").rows]
-            assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            names = [r["name"] for r in s.database_for_tests().table("_sqlite_migrations").rows]
+            assert s.database_for_tests().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert len(names) == len(set(names)) >= 3
 
 
 def test_newer_schema_is_refused(db_path: Path) -> None:
     with Store.open(db_path) as s:
-        s.db.table("_sqlite_migrations").insert(
+        s.database_for_tests().table("_sqlite_migrations").insert(
             {"migration_set": "btcwatch", "name": "m999_future", "applied_at": "2099"}
         )
     with pytest.raises(StoreError, match="newer btcwatch"):

@@ -66,5 +66,5 @@ def test_without_a_raw_block_and_offline_nothing_is_proven(store: Store) -> None
 
 
 def test_m008_is_applied(store: Store) -> None:
-    names = set(store.db.table_names())
+    names = set(store.database_for_tests().table_names())
     assert {"tx_proofs", "block_headers"} <= names

@@ -32,7 +32,7 @@ def test_cache_rows_point_at_their_archived_answer_and_are_never_overwritten(
     db_path: Path,
 ) -> None:
     with Store.open(db_path) as store:
-        names = [r["name"] for r in store.db.table("_sqlite_migrations").rows]
+        names = [r["name"] for r in store.database_for_tests().table("_sqlite_migrations").rows]
         assert "m006_price_cache" in names
         body = b'{"prices":[{"time":1789999200,"EUR":50000,"USD":58000}]}'
         rows = [
@@ -44,7 +44,7 @@ def test_cache_rows_point_at_their_archived_answer_and_are_never_overwritten(
         assert save_prices(store, again, evidence(b"{}")) == 0
         (eur,) = cached_prices(store, "eur", 1789999200, 1789999200)
         assert (eur.per_btc, eur.fetched_at) == (Decimal(50000), "2026-12-07T22:00:00Z")
-        stored = store.db.table("evidence").get(eur.evidence_id)
+        stored = store.database_for_tests().table("evidence").get(eur.evidence_id)
         assert stored["body"] == body and stored["sha256"] == hashlib.sha256(body).hexdigest()
 
 

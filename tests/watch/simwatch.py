@@ -46,7 +46,7 @@ def ransom_addresses(truth: dict[str, Any]) -> list[str]:
 
 def event_rows(db: Path, **filters: Any) -> list[dict[str, Any]]:
     with Store.open(db) as store:
-        return list_events(store, **filters)
+        return [row.as_dict() for row in list_events(store, **filters)]
 
 
 @dataclass

@@ -73,7 +73,7 @@ def recorded(sinks: list[str], events: list[Event] | None = None) -> Store:
 
 
 def outbox(store: Store) -> list[dict[str, Any]]:
-    return list(store.db.table("outbox").rows_where(order_by="rowid"))
+    return list(store.database_for_tests().table("outbox").rows_where(order_by="rowid"))
 
 
 def run(store: Store, sinks: list[Sink]) -> tuple[int, list[str]]:
@@ -140,7 +140,7 @@ def test_jsonl_sink_appends_one_json_object_per_event(tmp_path: Path) -> None:
     assert len(lines) == 1
     alert = json.loads(lines[0])
     assert list(alert) == sorted(alert)
-    row = list_events(store)[0]
+    row = list_events(store)[0].as_dict()
     assert alert["id"] == row["id"] and alert["kind"] == "payment_received"
     assert alert["case"] == "vastaamo" and alert["address"] == ADDRESS
     assert (alert["txid"], alert["vout"], alert["value_sat"]) == (TXID, 0, 1_808_963)
@@ -171,9 +171,7 @@ def test_webhook_posts_signed_json_with_the_event_id() -> None:
 
 def pending_rows_as_payload(store: Store) -> dict[str, Any]:
     """The payload every sink sends, rebuilt from the stored event."""
-    cursor = store.db.execute("SELECT * FROM events")
-    names = [d[0] for d in cursor.description]
-    return alert_payload(dict(zip(names, cursor.fetchone(), strict=True)))
+    return alert_payload(list_events(store)[0])
 
 
 def test_webhook_without_a_secret_is_not_signed() -> None:

@@ -187,7 +187,7 @@ def sample_events() -> list[tuple[str, Event]]:
 @pytest.fixture
 def events_db(world: World) -> Path:
     with Store.open(world.db) as store:
-        store.db.table("cases").insert_all(
+        store.database_for_tests().table("cases").insert_all(
             [{"name": n, "created_at": "2020-10-24T00:00:00Z"} for n in ("c1", "c2")]
         )
         for seen_at, ev in sample_events():
@@ -210,7 +210,7 @@ def events_json(world: World, *args: str) -> list[dict[str, Any]]:
 def test_events_json_has_every_field_and_matches_the_library(world: World, events_db: Path) -> None:
     data = events_json(world)
     with Store.open(events_db) as store:
-        assert data == json.loads(json.dumps(list_events(store)))
+        assert data == json.loads(json.dumps([row.as_dict() for row in list_events(store)]))
     required = {"id", "kind", "case", "address", "txid", "vout", "value_sat", "height"}
     required |= {"confirmations", "seen_at"}
     assert all(required <= set(row) for row in data)

@@ -95,7 +95,11 @@ def test_hanging_webhook_holds_back_neither_jsonl_nor_the_caller(tmp_path: Path)
     assert delivered == 3
     assert len(path.read_text().splitlines()) == 3
     assert errors == [f"webhook:{hook.url}: webhook {hook.url} timed out after 1 s"]
-    rows = list(store.db.table("outbox").rows_where("sink = ?", [specs[0]], order_by="rowid"))
+    rows = list(
+        store.database_for_tests()
+        .table("outbox")
+        .rows_where("sink = ?", [specs[0]], order_by="rowid")
+    )
     assert [r["status"] for r in rows] == ["pending"] * 3
     assert rows[0]["last_error"] == f"webhook {hook.url} timed out after 1 s"
 
@@ -137,7 +141,7 @@ def test_a_tick_with_a_hanging_webhook_ends_and_jsonl_has_every_event(
         )
         (report,) = run_watch(db, run)
     with Store.open(db) as store:
-        stored = {e["id"] for e in list_events(store, case="v")}
+        stored = {e.id for e in list_events(store, case="v")}
     assert stored and {json.loads(x)["id"] for x in path.read_text().splitlines()} == stored
     assert report.alert_errors == [f"webhook:{hook.url}: webhook {hook.url} timed out after 1 s"]
 
@@ -223,7 +227,7 @@ def test_exit_code_4_while_alerts_stay_undelivered(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 4, err
     with Store.open(cli.db) as store:
-        pending = store.db.table("outbox").count_where("status = 'pending'")
+        pending = store.database_for_tests().table("outbox").count_where("status = 'pending'")
         stored = len(list_events(store, case="c"))
     assert pending == stored > 0
 

@@ -53,7 +53,7 @@ def payments(db: Path) -> list[dict[str, Any]]:
 
 def outbox_rows(db: Path) -> int:
     with Store.open(db) as store:
-        return int(store.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        return int(store.database_for_tests().execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
 def check_valued(world: World, rows: list[dict[str, Any]]) -> None:
@@ -118,7 +118,8 @@ def test_prices_are_cached_with_their_evidence_and_never_fetched_twice(world: Wo
     asked = world.server.requests["GET /v1/historical-price"]
     assert asked > 0
     with Store.open(world.db) as store:
-        rows = store.db.execute(
+        db = store.database_for_tests()
+        rows = db.execute(
             "SELECT p.resolution, e.url FROM price_cache p JOIN evidence e ON e.id = p.evidence_id"
         ).fetchall()
     assert rows and all("/v1/historical-price" in url for _, url in rows)

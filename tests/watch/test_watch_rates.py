@@ -49,7 +49,7 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
         assert limited  # it ran into the limit ...
         with Store.open(db) as store:
             rates = learned_rates(store)
-            found = list_events(store, case="v")
+            found = [row.as_dict() for row in list_events(store, case="v")]
         assert set(rates) == {server.url}  # ... and learned a pace
         assert found  # and the tick still finished its work
 
