@@ -33,11 +33,12 @@ from btcwatch.report.html import render_html
 from btcwatch.report.jsonfmt import render_json
 from btcwatch.report.markdown import render_markdown
 from btcwatch.report.picture import flow_svg
-from btcwatch.report.refs import EvidenceIndex, evidence_body, evidence_rows
+from btcwatch.report.refs import EvidenceIndex, evidence_rows
 from btcwatch.resources import data_file
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.store.evidence import evidence_body
 from btcwatch.store.traces import run_txids
 
 MANIFEST = "MANIFEST.sha256"

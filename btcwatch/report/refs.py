@@ -11,9 +11,6 @@ from collections.abc import Iterable
 
 from btcwatch.report.facts import EvidenceRow, Refs
 from btcwatch.store import Store, chaindata, evidence
-from btcwatch.store.evidence import evidence_body
-
-__all__ = ["EvidenceIndex", "evidence_body", "evidence_rows"]
 
 
 class EvidenceIndex:

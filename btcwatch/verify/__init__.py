@@ -35,9 +35,10 @@ from btcwatch.errors import BtcwatchError, InputError, StoreError
 from btcwatch.prices import PriceTable
 from btcwatch.proofs import check_proof, pow_limit_for
 from btcwatch.report.bundle import DATABASE, MANIFEST, META, PRICES, RESPONSES, case_txids
-from btcwatch.report.refs import evidence_body, evidence_rows
+from btcwatch.report.refs import evidence_rows
 from btcwatch.store import Store
 from btcwatch.store.chaindata import load_txs
+from btcwatch.store.evidence import evidence_body
 from btcwatch.store.proofs import StoredHeader, confirmed_txs, headers, proofs
 from btcwatch.store.readonly import open_immutable
 from btcwatch.store.watchstate import watched_outputs
