@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from btcwatch.event import Event, Kind
@@ -31,7 +31,7 @@ class StoredEvent:
     confirmations: int
     seen_at: str
     reverted_by: str | None
-    details: dict[str, Any]
+    details: dict[str, Any] = field(hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of ``btcwatch events --json`` (the field names, in this order)."""
@@ -52,7 +52,7 @@ class OutboxItem:
     height: int | None
     block_hash: str | None
     seen_at: str
-    details: dict[str, Any]
+    details: dict[str, Any] = field(hash=False)
     attempts: int
 
 

@@ -75,6 +75,7 @@ def test_listed_events_are_typed_and_frozen_with_details_decoded(store: Store) -
     assert event.confirmations == 0 and event.reverted_by is None
     with pytest.raises(FrozenInstanceError):
         event.kind = "x"  # type: ignore[misc]
+    assert len({event, list_events(store)[0]}) == 1  # hashable, equal when read twice
     as_json = event.as_dict()
     assert list(as_json) == [
         "id",
