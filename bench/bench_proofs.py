@@ -36,7 +36,7 @@ from btcwatch.store.tags import save_tags
 from btcwatch.store.traces import latest_run
 from btcwatch.tags import parse_tagpack
 from btcwatch.trace.follow import TraceParams
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 from btcwatch.verify import verify_bundle
 
 BACKGROUND = 3

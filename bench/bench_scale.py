@@ -43,9 +43,9 @@ from btcwatch.store import Store
 from btcwatch.store.chaindata import load_txs, save_txs
 from btcwatch.trace.analyse import analyse
 from btcwatch.trace.follow import Flow, Source, TraceParams, follow
-from btcwatch.trace.source import MemorySource
 from btcwatch.trace.tagindex import TagIndex
 from btcwatch.trace.taint import propagate
+from btcwatch.trace.txsource import MemorySource
 
 BATCH = 10_000
 BLOCK = BlockRef(700_000, "00" * 32, 1_600_000_000)

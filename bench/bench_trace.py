@@ -34,7 +34,7 @@ from btcwatch.store import Store
 from btcwatch.store.tags import save_tags
 from btcwatch.tags import parse_tagpack
 from btcwatch.trace.follow import TraceParams
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 
 BACKGROUND = 3
 

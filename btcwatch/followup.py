@@ -28,7 +28,7 @@ from btcwatch.store.followups import (
 )
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason, TraceParams
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 from btcwatch.valuation import Valuer
 from btcwatch.watch.runner import WatchOptions
 

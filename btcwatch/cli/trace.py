@@ -22,7 +22,7 @@ from btcwatch.trace.follow import (
     DEFAULT_STOP_AT,
     TraceParams,
 )
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 from btcwatch.valuation import Valuer
 
 traces_app = typer.Typer(help="List and inspect stored trace runs.", no_args_is_help=True)

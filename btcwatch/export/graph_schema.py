@@ -1,22 +1,14 @@
-"""The money-flow graph every exporter reads: attribute vocabulary and one validator.
+"""The money-flow graph every exporter reads: one validator of the graph's vocabulary.
 
-The tracer builds a `networkx.MultiDiGraph`; every writer in this package trusts only what
-`validate_graph` has checked, so the contract lives here once:
-
-- graph attributes `GRAPH_ATTRS` (``created_at`` is ISO 8601 or "" when unknown);
-- address node ``"addr:<address>"`` and tx node ``"tx:<txid>"`` with the attributes listed in
-  `ADDRESS_ATTRS` / `TX_ATTRS`;
-- edges keyed by the outpoint ``"txid:vout"``: address -> tx for an input (kind ``input``,
-  the outpoint it spends), tx -> address for an output (kind ``output``), attributes `EDGE_ATTRS`.
+The tracer builds a `networkx.MultiDiGraph` in the words of `btcwatch.graphvocab` (node ids
+``addr:<address>`` and ``tx:<txid>``, edges keyed by outpoint, the attribute sets
+`GRAPH_ATTRS`, `ADDRESS_ATTRS`, `TX_ATTRS`, `EDGE_ATTRS`, re-exported here for the writers);
+every writer in this package trusts only what `validate_graph` has checked.
 
 The schema is closed: a missing, unknown, ``None`` or wrongly typed attribute is refused with a
 ValueError naming the node or edge and the attribute, because GraphML and GEXF declare one type
 per attribute and break (or silently stringify) on anything else, and because a typo in the
 tracer should fail loudly, not vanish from an evidence file.
-
-An outpoint is an output of one tx *and* the input of the next, so the outpoint alone is not a
-unique edge id across the file; formats that need one (GraphML, GEXF, Cytoscape) use
-`edge_id` = ``"<kind>:<outpoint>"``.
 """
 
 from __future__ import annotations
@@ -30,6 +22,19 @@ from typing import Any
 import networkx as nx
 
 from btcwatch.case import Role
+from btcwatch.graphvocab import (
+    ADDRESS,
+    ADDRESS_ATTRS,
+    EDGE_ATTRS,
+    GRAPH_ATTRS,
+    INPUT,
+    OUTPUT,
+    TX,
+    TX_ATTRS,
+    address_node_id,
+    edge_id,
+    tx_node_id,
+)
 from btcwatch.money import format_btc
 from btcwatch.tags import CATEGORIES as TAG_CATEGORIES
 
@@ -59,68 +64,6 @@ __all__ = [
     "tx_node_id",
     "validate_graph",
 ]
-
-ADDRESS = "address"
-TX = "tx"
-INPUT = "input"
-OUTPUT = "output"
-
-#: Graph attributes. ``trace_id`` may be an int or a str.
-GRAPH_ATTRS: Mapping[str, tuple[type, ...]] = {
-    "title": (str,),
-    "case": (str,),
-    "trace_id": (int, str),
-    "created_at": (str,),
-    "policy": (str,),
-}
-
-#: Address node attributes, in the column order writers use.
-ADDRESS_ATTRS: Mapping[str, type] = {
-    "kind": str,
-    "address": str,
-    "label": str,
-    "entity": str,
-    "category": str,
-    "role": str,
-    "cluster": int,
-    "taint_sat": int,
-    "received_sat": int,
-    "first_seen": int,
-    "stop_reason": str,
-    "is_source": bool,
-    "evidence": str,
-}
-
-#: Transaction node attributes, in the column order writers use.
-TX_ATTRS: Mapping[str, type] = {
-    "kind": str,
-    "txid": str,
-    "height": int,
-    "time": int,
-    "fee_sat": int,
-    "coinjoin": bool,
-    "peel": bool,
-    "change_vout": int,
-    "findings": str,
-    "evidence": str,
-}
-
-#: Edge attributes (inputs and outputs alike), in the column order writers use.
-EDGE_ATTRS: Mapping[str, type] = {
-    "kind": str,
-    "outpoint": str,
-    "value_sat": int,
-    "value_btc": str,
-    "value_eur": str,
-    "price_time": str,
-    "price_resolution": str,
-    "price_source": str,
-    "time": int,
-    "height": int,
-    "taint_sat": int,
-    "is_change": bool,
-    "hop": int,
-}
 
 #: What ``price_resolution`` may say on an edge that carries ``value_eur``.
 PRICE_RESOLUTIONS: tuple[str, ...] = ("hour", "day")
@@ -163,21 +106,6 @@ _OUTPOINT = re.compile(r"([0-9a-f]{64}):(0|[1-9][0-9]{0,9})")
 _EUR = re.compile(r"\d+(\.\d{1,8})?")
 # XML 1.0 cannot carry these at all, and lone surrogates cannot be encoded as UTF-8.
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def address_node_id(address: str) -> str:
-    """Node id of an address (``addr:<address>``)."""
-    return f"addr:{address}"
-
-
-def tx_node_id(txid: str) -> str:
-    """Node id of a transaction (``tx:<txid>``)."""
-    return f"tx:{txid}"
-
-
-def edge_id(kind: str, outpoint: str) -> str:
-    """File-wide unique edge id: the outpoint is both an output edge and an input edge."""
-    return f"{kind}:{outpoint}"
 
 
 def display_label(node: str, data: Mapping[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """The traced side of a case: where the money went, and what to ask each exchange to freeze.
 
-Works on a stored trace run reopened from the database (`btcwatch.trace.service.reopen`), so a
+Works on a stored trace run reopened from the database (`btcwatch.trace.run.stored.reopen`), so a
 report never touches the network and always agrees with `btcwatch export` of the same run.
 
 A freeze row is an output that credited tainted money to an exchange: the deposit output the

@@ -17,7 +17,7 @@ from btcwatch.store import Store
 from btcwatch.store.cases import count_addresses, get_case, list_addresses
 from btcwatch.store.events import get_state, list_events
 from btcwatch.store.traces import TraceRun, get_run, latest_run, run_txids
-from btcwatch.trace.service import reopen
+from btcwatch.trace.run.stored import reopen
 
 
 def pick_run(store: Store, case: str, run_id: int | None = None) -> TraceRun | None:

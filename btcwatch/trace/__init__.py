@@ -1,7 +1,9 @@
 """Follow the money: pure heuristics that return evidence, and taint.
 
 Everything here is a function of `btcwatch.model.Tx` values: no network, database or clock,
-so a BFS over spends (follow) can call it per transaction and tests can call it directly.
+so a BFS over spends (follow, over a `txsource.TxSource`) can call it per transaction and
+tests can call it directly. The one exception is the sub-package `btcwatch.trace.run`, the I/O
+room that feeds this core from the store and the explorer and keeps its runs.
 """
 
 from btcwatch.trace.change import ChangeVerdict, FiatRate, detect_change

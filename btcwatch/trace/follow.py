@@ -18,8 +18,8 @@ from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import sweep_entity
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.heap import heap_frozen
-from btcwatch.trace.source import TxSource
 from btcwatch.trace.tagindex import Attribution, TagIndex
+from btcwatch.trace.txsource import TxSource
 
 DEFAULT_STOP_AT = ("exchange", "mixer", "sanctioned")
 #: A flow holds at most this many transactions: a trail into a busy service stays bounded.

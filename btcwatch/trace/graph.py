@@ -1,9 +1,9 @@
 """The traced flow as a value-carrying networkx graph: what every export format writes.
 
 Address and transaction nodes; edges keyed by outpoint carry sats, BTC, EUR (with the price
-that made it: time, hour or day, source), time, height, taint and the hop. No attribute is
-ever None (GraphML and GEXF break on it): unknowns are "" or -1, as
-`btcwatch.export.graph_schema` defines.
+that made it: time, hour or day, source), time, height, taint and the hop. Ids, kinds and
+attribute names are `btcwatch.graphvocab`'s (each node and edge is built as its TypedDict, so
+mypy checks them); no attribute is ever None: unknowns are "" or -1.
 """
 
 from __future__ import annotations
@@ -11,10 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import cast
 
 import networkx as nx
 
 from btcwatch.errors import BtcwatchError
+from btcwatch.graphvocab import (
+    ADDRESS,
+    INPUT,
+    OUTPUT,
+    TX,
+    AddressAttrs,
+    EdgeAttrs,
+    EdgePrice,
+    GraphAttrs,
+    TxAttrs,
+    address_node_id,
+    tx_node_id,
+)
 from btcwatch.model import OutPoint, Tx
 from btcwatch.money import format_btc
 from btcwatch.prices import PriceLookup
@@ -22,14 +36,6 @@ from btcwatch.text import visible
 from btcwatch.trace.analyse import Analysis
 from btcwatch.trace.follow import StopReason
 from btcwatch.trace.tagindex import TagIndex
-
-
-def addr_id(address: str) -> str:
-    return f"addr:{address}"
-
-
-def tx_id(txid: str) -> str:
-    return f"tx:{txid}"
 
 
 def build_graph(
@@ -47,9 +53,14 @@ def build_graph(
 ) -> nx.MultiDiGraph:
     """Nodes for every address and tx of the flow, edges for every input and output."""
     flow = analysis.flow
-    g = nx.MultiDiGraph(
-        title=title, case=case, trace_id=run_id, created_at=created_at, policy=analysis.params.taint
-    )
+    about: GraphAttrs = {
+        "title": title,
+        "case": case,
+        "trace_id": run_id,
+        "created_at": created_at,
+        "policy": analysis.params.taint,
+    }
+    g = nx.MultiDiGraph(**about)
     roles = roles or {}
     labels = labels or {}
     evidence = evidence or {}
@@ -65,33 +76,33 @@ def build_graph(
         findings.setdefault(f.subject.split(":")[0], []).append(f.to_dict())
 
     def address_node(address: str) -> str:
-        node = addr_id(address)
+        node = address_node_id(address)
         if node not in g:
             who = tags.get(address) if tags else None
             entity = next(
                 (e.entity for e in analysis.endpoints if e.address == address and e.entity), None
             )
             cid = analysis.clusters.get(address)
-            g.add_node(
-                node,
-                kind="address",
-                address=address,
+            attrs: AddressAttrs = {
+                "kind": ADDRESS,
+                "address": address,
                 # Labels and tag names are people's text: shown, never obeyed (btcwatch.text).
-                label=visible(labels.get(address, "")),
-                entity=visible(entity or (who.entity if who else "")),
-                category=visible(
+                "label": visible(labels.get(address, "")),
+                "entity": visible(entity or (who.entity if who else "")),
+                "category": visible(
                     (who.category if who else "")
                     or ("exchange" if stop_of.get(address) == StopReason.DEPOSIT else "")
                 ),
-                role=roles.get(address, ""),
-                cluster=cluster_ids.get(cid, -1) if cid is not None else -1,
-                taint_sat=0,
-                received_sat=0,
-                first_seen=0,
-                stop_reason=str(stop_of.get(address, "")),
-                is_source=False,
-                evidence="",
-            )
+                "role": roles.get(address, ""),
+                "cluster": cluster_ids.get(cid, -1) if cid is not None else -1,
+                "taint_sat": 0,
+                "received_sat": 0,
+                "first_seen": 0,
+                "stop_reason": str(stop_of.get(address, "")),
+                "is_source": False,
+                "evidence": "",
+            }
+            g.add_node(node, **attrs)
         return node
 
     for txid in sorted(flow.hop_of):
@@ -99,19 +110,19 @@ def build_graph(
         if tx is None:
             continue
         change = analysis.change.get(txid)
-        g.add_node(
-            tx_id(txid),
-            kind="tx",
-            txid=txid,
-            height=tx.block.height if tx.block else -1,
-            time=tx.block.time if tx.block else 0,
-            fee_sat=tx.fee or 0,
-            coinjoin=any(f["heuristic"] == "coinjoin" for f in findings.get(txid, [])),
-            peel=txid in peel_txids,
-            change_vout=change.vout if change and change.vout is not None else -1,
-            findings=json.dumps(findings.get(txid, []), sort_keys=True),
-            evidence=evidence.get(txid, ""),
-        )
+        tx_attrs: TxAttrs = {
+            "kind": TX,
+            "txid": txid,
+            "height": tx.block.height if tx.block else -1,
+            "time": tx.block.time if tx.block else 0,
+            "fee_sat": tx.fee or 0,
+            "coinjoin": any(f["heuristic"] == "coinjoin" for f in findings.get(txid, [])),
+            "peel": txid in peel_txids,
+            "change_vout": change.vout if change and change.vout is not None else -1,
+            "findings": json.dumps(findings.get(txid, []), sort_keys=True),
+            "evidence": evidence.get(txid, ""),
+        }
+        g.add_node(tx_node_id(txid), **tx_attrs)
     for txid in sorted(flow.hop_of):
         tx = flow.txs.get(txid)
         if tx is None:
@@ -128,7 +139,7 @@ def build_graph(
         for vout, out in enumerate(tx.outputs):
             if tx.outpoint(vout) in sources and out.address:
                 node = address_node(out.address)
-                g.nodes[node]["is_source"] = True
+                _address(g, node)["is_source"] = True
                 _credit(
                     g,
                     node,
@@ -139,17 +150,25 @@ def build_graph(
     return g
 
 
-_NO_PRICE = {"value_eur": "", "price_time": "", "price_resolution": "", "price_source": ""}
+def _address(g: nx.MultiDiGraph, node: str) -> AddressAttrs:
+    """An address node's attributes, typed (the dict networkx holds, updated in place)."""
+    return cast(AddressAttrs, g.nodes[node])
 
 
-def _value_eur(prices: PriceLookup | None, sats: int, time: int) -> dict[str, str]:
+def _value_eur(prices: PriceLookup | None, sats: int, time: int) -> EdgePrice:
     """value_eur and the price that made it (the hour's where known, else the day's), or ""."""
+    unpriced: EdgePrice = {
+        "value_eur": "",
+        "price_time": "",
+        "price_resolution": "",
+        "price_source": "",
+    }
     if prices is None or not time:
-        return dict(_NO_PRICE)
+        return unpriced
     try:
         value, price = prices.value(sats, datetime.fromtimestamp(time, UTC), "EUR")
     except BtcwatchError:
-        return dict(_NO_PRICE)
+        return unpriced
     return {
         "value_eur": str(value),
         "price_time": price.price_time,
@@ -159,7 +178,7 @@ def _value_eur(prices: PriceLookup | None, sats: int, time: int) -> dict[str, st
 
 
 def _credit(g: nx.MultiDiGraph, node: str, value: int, taint: int, time: int) -> None:
-    attrs = g.nodes[node]
+    attrs = _address(g, node)
     attrs["received_sat"] += value
     attrs["taint_sat"] += taint
     if time and (not attrs["first_seen"] or time < attrs["first_seen"]):
@@ -183,21 +202,19 @@ def _inputs(
             continue  # untainted inputs from outside (e.g. dust) stay out of the picture
         node = address_node(txin.prev_address)
         value = txin.prev_value or 0
-        g.add_edge(
-            node,
-            tx_id(tx.txid),
-            key=str(txin.prevout),
-            kind="input",
-            outpoint=str(txin.prevout),
-            value_sat=value,
-            value_btc=format_btc(value),
+        edge: EdgeAttrs = {
+            "kind": INPUT,
+            "outpoint": str(txin.prevout),
+            "value_sat": value,
+            "value_btc": format_btc(value),
             **_value_eur(prices, value, time),
-            time=time,
-            height=tx.block.height if tx.block else -1,
-            taint_sat=taint,
-            is_change=False,
-            hop=hop,
-        )
+            "time": time,
+            "height": tx.block.height if tx.block else -1,
+            "taint_sat": taint,
+            "is_change": False,
+            "hop": hop,
+        }
+        g.add_edge(node, tx_node_id(tx.txid), key=str(txin.prevout), **edge)
 
 
 def _outputs(
@@ -220,20 +237,18 @@ def _outputs(
         node = address_node(out.address)
         taint = analysis.taint.taint_of(op)
         if op in sources:
-            g.nodes[node]["is_source"] = True
+            _address(g, node)["is_source"] = True
         _credit(g, node, out.value, taint, time)
-        g.add_edge(
-            tx_id(tx.txid),
-            node,
-            key=str(op),
-            kind="output",
-            outpoint=str(op),
-            value_sat=out.value,
-            value_btc=format_btc(out.value),
+        edge: EdgeAttrs = {
+            "kind": OUTPUT,
+            "outpoint": str(op),
+            "value_sat": out.value,
+            "value_btc": format_btc(out.value),
             **_value_eur(prices, out.value, time),
-            time=time,
-            height=tx.block.height if tx.block else -1,
-            taint_sat=taint,
-            is_change=bool(change and change.vout == vout),
-            hop=hop,
-        )
+            "time": time,
+            "height": tx.block.height if tx.block else -1,
+            "taint_sat": taint,
+            "is_change": bool(change and change.vout == vout),
+            "hop": hop,
+        }
+        g.add_edge(tx_node_id(tx.txid), node, key=str(op), **edge)

@@ -21,7 +21,7 @@ from btcwatch.intake import add_addresses, create_case
 from btcwatch.model import OutPoint
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
-from btcwatch.trace.service import reopen
+from btcwatch.trace.run.stored import reopen
 from btcwatch.watch.runner import WatchOptions
 from btcwatch.watch.service import WatchRun, run_watch
 

@@ -23,7 +23,7 @@ from btcwatch.store import Store
 from btcwatch.store.events import list_events
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.trace.follow import TraceParams
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 from btcwatch.watch.runner import WatchOptions
 from btcwatch.watch.service import WatchRun, run_watch
 

@@ -21,7 +21,7 @@ from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.tags import save_tags
 from btcwatch.tags import parse_tagpack
 from btcwatch.trace.follow import TraceParams
-from btcwatch.trace.service import run_trace
+from btcwatch.trace.run.service import run_trace
 from btcwatch.watch.runner import WatchOptions
 from btcwatch.watch.service import WatchRun, run_watch
 

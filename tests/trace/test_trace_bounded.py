@@ -24,9 +24,9 @@ from btcwatch.providers.base import History
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.store import Store
 from btcwatch.trace.follow import Source, StopReason, TraceParams, follow
-from btcwatch.trace.service import run_trace
-from btcwatch.trace.source import MemorySource
+from btcwatch.trace.run.service import run_trace
 from btcwatch.trace.tagindex import TagIndex
+from btcwatch.trace.txsource import MemorySource
 
 T = TypeVar("T")
 HOT = address("p2wpkh", "hot-wallet")

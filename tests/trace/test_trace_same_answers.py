@@ -28,7 +28,7 @@ from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.deposits import attribute_deposits
 from btcwatch.trace.follow import Flow, Source, TraceParams, follow
 from btcwatch.trace.peel import find_peel_chains, is_peel_step
-from btcwatch.trace.source import MemorySource
+from btcwatch.trace.txsource import MemorySource
 
 EXPECTED = Path(__file__).resolve().parent.parent / "data" / "trace" / "analysis_expected.json"
 FLOWS = {"seed7-hops12": (7, 150, 12), "seed3-hops30": (3, 150, 30)}

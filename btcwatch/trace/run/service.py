@@ -16,32 +16,22 @@ from btcwatch.prices import Price, PriceLookup
 from btcwatch.providers.base import History, Provider
 from btcwatch.store import Store
 from btcwatch.store.cases import get_case, list_addresses
-from btcwatch.store.chaindata import load_txs
 from btcwatch.store.evidence import EvidenceLog
-from btcwatch.store.tags import list_tags
-from btcwatch.store.traces import finish_run, get_run, run_sources, run_stops, run_txs, start_run
+from btcwatch.store.traces import finish_run, start_run
 from btcwatch.store.watchstate import address_stats, watched_outputs
-from btcwatch.tags import CATEGORIES, default_tags
+from btcwatch.tags import CATEGORIES
 from btcwatch.trace.analyse import Analysis, Endpoint, analyse, to_json
-from btcwatch.trace.coinjoin import detect_coinjoin
 from btcwatch.trace.evidence import Finding
 from btcwatch.trace.follow import (
     DEFAULT_HISTORY_PAGES,
-    Flow,
     Source,
-    Stop,
     StopReason,
     TraceParams,
     follow,
 )
-from btcwatch.trace.source import CachedChain
-from btcwatch.trace.tagindex import TagIndex
+from btcwatch.trace.run.source import CachedChain
+from btcwatch.trace.run.stored import save_run, tag_index
 from btcwatch.valuation import Valuer
-
-
-def tag_index(store: Store) -> TagIndex:
-    """Shipped tag packs plus everything imported into this database."""
-    return TagIndex(default_tags(), list_tags(store))
 
 
 async def resolve_sources(
@@ -198,7 +188,7 @@ async def run_trace(
         row["price_time"] = used.price_time if used else None
         row["price_resolution"] = used.resolution if used else None
         row["price_source"] = used.source if used else None
-    _save(store, run_id, result, summary)
+    save_run(store, run_id, result, summary)
     return run_id, result, summary
 
 
@@ -237,89 +227,3 @@ def entity_fiat(result: Analysis, prices: PriceLookup | None) -> dict[str, dict[
             per = totals.setdefault(name, {})
             per[currency] = per.get(currency, Decimal(0)) + Decimal(value)
     return {k: {c: str(v) for c, v in per.items()} for k, per in sorted(totals.items())}
-
-
-def _save(store: Store, run_id: int, result: Analysis, summary: dict[str, Any]) -> None:
-    flow = result.flow
-    finish_run(
-        store,
-        run_id,
-        status="done",
-        requests=summary["requests"],
-        summary=summary,
-        sources=[
-            {
-                "txid": s.outpoint.txid,
-                "vout": s.outpoint.vout,
-                "address": s.address,
-                "value_sat": s.value,
-            }
-            for s in flow.sources
-        ],
-        txs=[
-            {"txid": t, "hop": h, "walked": t in flow.walked}
-            for t, h in sorted(flow.hop_of.items())
-        ],
-        stops=[
-            {
-                "txid": e.outpoint.txid,
-                "vout": e.outpoint.vout,
-                "address": e.address,
-                "value_sat": e.value_sat,
-                "taint_sat": e.taint_sat,
-                "reason": e.reason,
-                "entity": e.entity,
-                "category": e.category,
-                "hop": e.hop,
-                "detail": e.detail,
-            }
-            for e in result.endpoints
-        ],
-        findings=[
-            {
-                "subject": f.subject,
-                "heuristic": f.heuristic,
-                "verdict": f.verdict,
-                "confidence": f.confidence,
-                "facts": dict(f.facts),
-            }
-            for f in result.findings
-        ],
-    )
-
-
-def reopen(store: Store, run_id: int) -> Analysis:
-    """Rebuild a stored run's analysis from its rows and the stored transactions (no network)."""
-    run = get_run(store, run_id)
-    if run.status != "done":
-        raise InputError(f"trace run {run_id} is {run.status}; nothing to reopen")
-    sources = [
-        Source(OutPoint(r.txid, r.vout), r.value_sat, r.address) for r in run_sources(store, run_id)
-    ]
-    tx_rows = run_txs(store, run_id)
-    txids = sorted({r.txid for r in tx_rows} | {s.outpoint.txid for s in sources})
-    flow = Flow(
-        sources,
-        txs=load_txs(store, txids),
-        hop_of={r.txid: r.hop for r in tx_rows},
-        walked={r.txid for r in tx_rows if r.walked},
-    )
-    for r in run_stops(store, run_id):
-        op = OutPoint(r.txid, r.vout)
-        flow.stops[op] = Stop(
-            op,
-            r.address,
-            r.value_sat,
-            StopReason(r.reason),
-            r.hop,
-            r.entity,
-            r.category,
-            r.detail,
-        )
-    for stop in flow.stops.values():
-        joined = flow.txs.get(stop.detail) if stop.reason is StopReason.COINJOIN else None
-        finding = detect_coinjoin(joined) if joined is not None else None
-        if finding is not None and finding not in flow.findings:
-            flow.findings.append(finding)
-    params = TraceParams.from_dict(run.params)
-    return analyse(flow, params)

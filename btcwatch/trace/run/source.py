@@ -1,13 +1,14 @@
 """The chain as the tracer sees it: the store's cache first, the explorer for what is missing.
 
+`CachedChain` is the production `btcwatch.trace.txsource.TxSource` that `follow()` walks.
+
 Confirmed transactions are immutable: fetched once per database, then read back. Spends are
 fresh data: an output whose spender is not stored (or is still unconfirmed) is asked again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Sequence
 
 from btcwatch.errors import ProviderError
 from btcwatch.model import OutPoint, OutSpend, Tx
@@ -17,46 +18,9 @@ from btcwatch.store.chaindata import load_txs, stored_spender
 from btcwatch.store.evidence import EvidenceLog, store_with_evidence
 
 
-class TxSource(Protocol):
-    """What a search over spends needs: txs by id, and who spent an outpoint.
-
-    `CachedChain` answers from the store and the explorer; tests and benchmarks answer from a
-    dict. ``spenders`` maps each outpoint to the spending txid, None while unspent, or the
-    explorer's error for that outpoint.
-    """
-
-    async def txs(self, txids: Iterable[str]) -> dict[str, Tx]: ...
-
-    async def spenders(
-        self, outpoints: Sequence[OutPoint]
-    ) -> Mapping[OutPoint, str | ProviderError | None]: ...
-
-
-class MemorySource:
-    """A `TxSource` over txs held in memory (tests, benchmarks, a flow reopened offline):
-    the spender of an outpoint is whichever of these txs spends it."""
-
-    def __init__(self, txs: Mapping[str, Tx]) -> None:
-        self.all = txs
-        self.spender = {
-            txin.prevout: tx.txid
-            for tx in txs.values()
-            for txin in tx.inputs
-            if txin.prevout is not None
-        }
-        self.fetched = 0
-
-    async def txs(self, txids: Iterable[str]) -> dict[str, Tx]:
-        found = {t: self.all[t] for t in txids if t in self.all}
-        self.fetched += len(found)
-        return found
-
-    async def spenders(self, outpoints: Sequence[OutPoint]) -> dict[OutPoint, str | None]:
-        return {op: self.spender.get(op) for op in outpoints}
-
-
 class CachedChain:
-    """Transactions and spends, from the store when known, else from the provider."""
+    """Transactions and spends, from the store when known, else from the provider
+    (a `TxSource`)."""
 
     def __init__(self, provider: Provider, store: Store, log: EvidenceLog | None = None) -> None:
         self.provider = provider
