@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from btcwatch.cli.usage import error_line, is_usage_error, tidy_params
 from btcwatch.config import Settings, load_settings
 from btcwatch.errors import BtcwatchError, InputError, LockBusy
 from btcwatch.fileio import describe_os_error
@@ -31,6 +32,9 @@ EXIT_NEW_EVENTS = 3
 EXIT_LOCK_BUSY = 75  # EX_TEMPFAIL: cron wrappers treat it as "try again later"
 
 T = TypeVar("T")
+
+#: ``--json`` of every listing command: the same words everywhere.
+JsonOption = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 
 @dataclass
@@ -98,6 +102,33 @@ def fail(message: str, code: int) -> NoReturn:
 class BtcwatchGroup(TyperGroup):
     """Root group: turns btcwatch errors into one-line messages and documented exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tidy_params(self)  # typer builds the whole tree before the root: every command is here
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        *,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors (unknown option, missing argument, bad value) as one line, exit 2."""
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except typer.Abort:
+            fail("aborted", EXIT_FAILURE)
+        except Exception as exc:
+            if not is_usage_error(exc):
+                raise
+            if type(exc).__name__ != "NoArgsIsHelpError":  # the help is already printed
+                typer.echo(f"btcwatch: error: {safe_terminal_text(error_line(exc))}", err=True)
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -135,14 +166,21 @@ def say(message: object) -> None:
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe."""
+    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe.
+
+    A missing value is an empty cell; a zero is ``0`` (vout 0, 0 confirmations are facts).
+    """
     if not rows:
         return
-    cells = [{c: safe_terminal_text(r.get(c, "") or "") for c in columns} for r in rows]
+    cells = [{c: _cell(r.get(c)) for c in columns} for r in rows]
     widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
     for r in cells:
         typer.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else safe_terminal_text(value)
 
 
 def run_async(factory: Callable[[], Any]) -> Any:
