@@ -7,6 +7,7 @@ Exit codes (documented in the README): 0 success, 1 runtime failure, 2 usage or 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -143,11 +144,24 @@ class BtcwatchGroup(TyperGroup):
         except sqlite3.Error as exc:  # disk full, read-only file system: one line, never a trace
             db = ctx.obj.db_path() if isinstance(ctx.obj, State) else None
             fail(describe_sqlite_error(exc, db) or f"database {db or ''}: {exc}", EXIT_FAILURE)
+        except BrokenPipeError:  # `btcwatch report | head`: the reader had enough, say nothing
+            _quiet_stdout()
+            raise typer.Exit(EXIT_FAILURE) from None
         except OSError as exc:  # ENOSPC, EROFS, EACCES... writing an output, the lock, a file
             fail(describe_os_error(exc), EXIT_FAILURE)
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a test runner's stdout has no file descriptor
+        pass
 
 
 def emit_json(data: Any) -> None:
