@@ -42,7 +42,9 @@ def root(
         "Merkle proofs; also BTCWATCH_OFFLINE=1 or offline = true in the config. Explorer "
         "commands (watch, trace) still use their explorer.",
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """btcwatch: watch Bitcoin ransom addresses, follow the money, export the evidence."""
     ctx.obj = State(config_path=config, db_flag=db, offline_flag=offline)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.case import Role
-from btcwatch.cli.context import emit_json, info, say, state, table
+from btcwatch.cli.context import JsonOption, emit_json, info, say, state, table
 from btcwatch.intake import add_addresses, create_case, import_files
 from btcwatch.store.cases import count_addresses, get_case, list_addresses, list_cases
 
@@ -31,7 +31,7 @@ def case_create(
 
 
 @case_app.command("list")
-def case_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def case_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List cases with their address counts."""
     store = state(ctx).reader()
     rows = []
@@ -47,8 +47,8 @@ def case_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
 @case_app.command("show")
 def case_show(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json"),
+    name: str = typer.Argument(..., help="The case's short name."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show one case: its details and addresses per role."""
     store = state(ctx).reader()
@@ -58,7 +58,16 @@ def case_show(
         emit_json(data)
         return
     for key, value in data.items():
-        say(f"{key}: {value}")
+        say(f"{key}: {_words(value)}")
+
+
+def _words(value: object) -> str:
+    """A dict or list as words (``ransom 300, attacker 1``), never Python's repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return "" if value is None else str(value)
 
 
 def add(
@@ -100,14 +109,18 @@ def add(
 def import_(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="Ransom e-mails, .eml, CSV, text dumps."),
-    case: str = typer.Option(..., "--case"),
-    role: str = typer.Option("ransom", "--role"),
-    label: str = typer.Option("", "--label"),
-    demand: str | None = typer.Option(None, "--demand"),
+    case: str = typer.Option(..., "--case", help="The case to add them to."),
+    role: str = typer.Option(
+        "ransom", "--role", help="ransom (default), attacker, victim, exchange, other."
+    ),
+    label: str = typer.Option("", "--label", help="One label for every address found."),
+    demand: str | None = typer.Option(
+        None, "--demand", help="What was demanded, e.g. '200EUR then 500EUR after 24h'."
+    ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit 2, adding nothing, when a file holds no address."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Extract every address from files (e-mail parts decoded) and add the valid ones."""
     result = import_files(
@@ -133,8 +146,8 @@ def import_(
 
 def addresses(
     ctx: typer.Context,
-    case: str | None = typer.Option(None, "--case"),
-    as_json: bool = typer.Option(False, "--json"),
+    case: str | None = typer.Option(None, "--case", help="Only this case (default: all)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """List watched addresses."""
     store = state(ctx).reader()

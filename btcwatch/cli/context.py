@@ -7,6 +7,7 @@ Exit codes (documented in the README): 0 success, 1 runtime failure, 2 usage or 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from btcwatch.cli.usage import error_line, is_usage_error, tidy_params
 from btcwatch.config import Settings, load_settings
 from btcwatch.errors import BtcwatchError, InputError, LockBusy
 from btcwatch.fileio import describe_os_error
@@ -31,6 +33,9 @@ EXIT_NEW_EVENTS = 3
 EXIT_LOCK_BUSY = 75  # EX_TEMPFAIL: cron wrappers treat it as "try again later"
 
 T = TypeVar("T")
+
+#: ``--json`` of every listing command: the same words everywhere.
+JsonOption = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 
 @dataclass
@@ -98,6 +103,33 @@ def fail(message: str, code: int) -> NoReturn:
 class BtcwatchGroup(TyperGroup):
     """Root group: turns btcwatch errors into one-line messages and documented exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tidy_params(self)  # typer builds the whole tree before the root: every command is here
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        *,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors (unknown option, missing argument, bad value) as one line, exit 2."""
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except typer.Abort:
+            fail("aborted", EXIT_FAILURE)
+        except Exception as exc:
+            if not is_usage_error(exc):
+                raise
+            if type(exc).__name__ != "NoArgsIsHelpError":  # the help is already printed
+                typer.echo(f"btcwatch: error: {safe_terminal_text(error_line(exc))}", err=True)
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -112,11 +144,24 @@ class BtcwatchGroup(TyperGroup):
         except sqlite3.Error as exc:  # disk full, read-only file system: one line, never a trace
             db = ctx.obj.db_path() if isinstance(ctx.obj, State) else None
             fail(describe_sqlite_error(exc, db) or f"database {db or ''}: {exc}", EXIT_FAILURE)
+        except BrokenPipeError:  # `btcwatch report | head`: the reader had enough, say nothing
+            _quiet_stdout()
+            raise typer.Exit(EXIT_FAILURE) from None
         except OSError as exc:  # ENOSPC, EROFS, EACCES... writing an output, the lock, a file
             fail(describe_os_error(exc), EXIT_FAILURE)
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a test runner's stdout has no file descriptor
+        pass
 
 
 def emit_json(data: Any) -> None:
@@ -135,14 +180,21 @@ def say(message: object) -> None:
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe."""
+    """A plain aligned table on stdout (rich would wrap badly under cron); cells made safe.
+
+    A missing value is an empty cell; a zero is ``0`` (vout 0, 0 confirmations are facts).
+    """
     if not rows:
         return
-    cells = [{c: safe_terminal_text(r.get(c, "") or "") for c in columns} for r in rows]
+    cells = [{c: _cell(r.get(c)) for c in columns} for r in rows]
     widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
     for r in cells:
         typer.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else safe_terminal_text(value)
 
 
 def run_async(factory: Callable[[], Any]) -> Any:

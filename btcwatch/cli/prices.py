@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from btcwatch.cli.context import emit_json, info, run_async, state
+from btcwatch.cli.context import JsonOption, emit_json, info, run_async, state
 from btcwatch.cli.network import ProxyOption
 from btcwatch.config import Settings
 from btcwatch.errors import InputError
@@ -23,7 +23,7 @@ from btcwatch.watch.revalue import refresh_fiat, unvalued_events
 
 PRICES_HELP = (
     "Price sources in order, comma-separated: mempool, kraken, offline, or a mempool-compatible "
-    "base URL (e.g. http://127.0.0.1:8999/api). Default: mempool,kraken,offline."
+    "base URL (e.g. http://127.0.0.1:8999/api); repeatable. Default: mempool,kraken,offline."
 )
 PricesOption = typer.Option([], "--prices", help=PRICES_HELP)
 
@@ -68,7 +68,7 @@ def show(
     currency: str = typer.Option("EUR", "--currency", help="EUR, USD, or an ECB currency."),
     prices: list[str] = PricesOption,
     proxy: str | None = ProxyOption,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """The price of one BTC at WHEN: value, price_time, resolution and source."""
     moment = parse_when(when)
@@ -117,7 +117,9 @@ def update(
     ctx: typer.Context,
     from_: str = typer.Option(..., "--from", help="First day or time to cache (UTC)."),
     to: str | None = typer.Option(None, "--to", help="Last day or time (default: now)."),
-    currency: list[str] = typer.Option([], "--currency", help="Currencies (default EUR, USD)."),
+    currency: list[str] = typer.Option(
+        [], "--currency", help="A currency to cache (repeatable; default EUR and USD)."
+    ),
     prices: list[str] = PricesOption,
     proxy: str | None = ProxyOption,
 ) -> None:

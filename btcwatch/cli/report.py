@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from btcwatch.cli.context import State, info, run_async, state
+from btcwatch.cli.export import Redact, RedactOption
 from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.cli.prices import PricesOption, value_unvalued
 from btcwatch.errors import InputError
@@ -45,6 +46,7 @@ def report(
         None, "--trace", help="Report this trace run (default: the case's latest finished one)."
     ),
     prices: list[str] = PricesOption,
+    redact: Redact | None = RedactOption,
 ) -> None:
     """The case on one page: payments, timeline, where the money went, freeze requests."""
     name = check_format(fmt)
@@ -54,7 +56,12 @@ def report(
         raise InputError(f"cannot write {output}: the folder {output.parent} does not exist")
     value_unvalued(ctx, prices, case)
     text = render_report(
-        state(ctx).reader(), case, name, prices=PriceTable.load_default(), run_id=trace_id
+        state(ctx).reader(),
+        case,
+        name,
+        prices=PriceTable.load_default(),
+        run_id=trace_id,
+        redact=None if redact is None else redact.value,
     )
     if output is None:
         _stdout_utf8(safe_terminal_text(text, lines=True))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from btcwatch.cli.context import emit_json, info, state, table
+from btcwatch.cli.context import JsonOption, emit_json, info, state, table
 from btcwatch.store.tags import list_tags, save_tags
 from btcwatch.tags import read_tags
 
@@ -40,9 +40,11 @@ def tags_import(
 @tags_app.command("list")
 def tags_list(
     ctx: typer.Context,
-    category: str | None = typer.Option(None, "--category"),
-    address: str | None = typer.Option(None, "--address"),
-    as_json: bool = typer.Option(False, "--json"),
+    category: str | None = typer.Option(
+        None, "--category", help="Only this category, e.g. exchange or mixer."
+    ),
+    address: str | None = typer.Option(None, "--address", help="Only the tags of this address."),
+    as_json: bool = JsonOption,
 ) -> None:
     """List imported tags."""
     tags = list_tags(

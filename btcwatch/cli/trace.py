@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from btcwatch.cli.context import emit_json, info, say, state, table
+from btcwatch.cli.context import JsonOption, emit_json, info, say, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import InputError
@@ -65,7 +65,7 @@ def trace(
     ),
     explorer: list[str] = ExplorerOption,
     proxy: str | None = ProxyOption,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
     prices: list[str] = PricesOption,
 ) -> None:
     """Follow the money forward from ransom payments, addresses or transactions."""
@@ -167,8 +167,8 @@ def print_summary(s: dict[str, Any]) -> None:
 @traces_app.command("list")
 def traces_list(
     ctx: typer.Context,
-    case: str | None = typer.Option(None, "--case"),
-    as_json: bool = typer.Option(False, "--json"),
+    case: str | None = typer.Option(None, "--case", help="Only this case's runs (default: all)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """List trace runs."""
     rows = [
@@ -192,8 +192,8 @@ def traces_list(
 @traces_app.command("show")
 def traces_show(
     ctx: typer.Context,
-    run_id: int = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json"),
+    run_id: int = typer.Argument(..., help="The run's id (see traces list)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show a stored trace run's summary."""
     run = get_run(state(ctx).reader(), run_id)
@@ -209,10 +209,10 @@ def traces_show(
 @traces_app.command("rerun")
 def traces_rerun(
     ctx: typer.Context,
-    run_id: int = typer.Argument(...),
+    run_id: int = typer.Argument(..., help="The run to repeat (see traces list)."),
     explorer: list[str] = ExplorerOption,
     proxy: str | None = ProxyOption,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Trace again with a stored run's sources and parameters (new spends are picked up)."""
     run = get_run(state(ctx).store(), run_id)

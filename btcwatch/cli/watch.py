@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from btcwatch.cli.context import (
     EXIT_NEW_EVENTS,
+    JsonOption,
     State,
     emit_json,
     info,
@@ -220,12 +221,12 @@ def _console() -> Console | None:
 
 def events(
     ctx: typer.Context,
-    case: str | None = typer.Option(None, "--case"),
+    case: str | None = typer.Option(None, "--case", help="Only this case (default: all)."),
     kind: list[str] = typer.Option([], "--kind", help="Only these kinds (repeatable)."),
     since: str | None = typer.Option(
         None, "--since", help="Only events recorded at or after this ISO time (UTC if no zone)."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
     refresh: bool = typer.Option(
         False, "--refresh-fiat", help="First value payments recorded without a price."
     ),

@@ -225,3 +225,6 @@ class CaseReport:
     graph_files: tuple[str, ...] = ()
     #: (txid, "proven in block H" | "not proven (why)") for every transaction the report names
     proofs: tuple[tuple[str, str], ...] = ()
+    #: what `report --redact` hid ("victims"), named in every format so no reader mistakes a
+    #: pseudonym for the label the investigator wrote
+    redacted: tuple[str, ...] = ()

@@ -202,7 +202,7 @@ def _picture(r: CaseReport, svg: str | None, svg_note: str) -> str:
 
 
 def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in tr.params)
+    params = t.params_line(tr.params)
     out = [
         f"<h2>Where the money went (trace run {tr.run_id})</h2>",
         f"<p>Trace run {tr.run_id}, finished {esc(tr.finished_at)}: {esc(params)}. "
@@ -371,6 +371,8 @@ def render_html(r: CaseReport, *, svg: str | None = None, svg_note: str = "") ->
     )
     if c.note:
         intro.append(f"<p>Note: {esc(c.note)}</p>")
+    if r.redacted:
+        intro.append(f"<p><b>{esc(t.redaction_line(r))}</b></p>")
     trace = (
         _trace(r, r.trace, svg, svg_note)
         if r.trace

@@ -36,6 +36,7 @@ times as ISO 8601 UTC strings, ``null`` when unknown; ``evidence`` lists are evi
     price_sources     [string]
     evidence          [{id, ref, provider, url, fetched_at, status, sha256, body_kept}]
     proofs            [{txid, status}]  status: "proven in block H" | "not proven (why)"
+    redacted          ["victims"]  (only in a ``report --redact victims``: labels are pseudonyms)
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ def _trace(tr: TraceFacts) -> dict[str, Any]:
 
 def to_json(r: CaseReport) -> dict[str, Any]:
     """The report as plain JSON data with the keys documented in this module."""
+    data = _to_json(r)
+    if r.redacted:  # only then: an unredacted report keeps exactly its documented keys
+        data["redacted"] = list(r.redacted)
+    return data
+
+
+def _to_json(r: CaseReport) -> dict[str, Any]:
     s = r.summary
     c = r.case
     return {

@@ -146,7 +146,7 @@ def _timeline(r: CaseReport) -> list[str]:
 
 
 def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
-    params = ", ".join(f"{k}={v}" for k, v in tr.params)
+    params = t.params_line(tr.params)
     lines = [
         f"## Where the money went (trace run {tr.run_id})",
         "",
@@ -308,6 +308,8 @@ def render_markdown(r: CaseReport) -> str:
     lines.append(f"As of: {md(t.as_of_line(r))}.")
     if c.note:
         lines += ["", f"Note: {md(c.note)}"]
+    if r.redacted:
+        lines += ["", f"**{md(t.redaction_line(r))}**"]
     lines.append("")
     lines += _summary(r) + _payments(r) + _timeline(r)
     lines += (

@@ -145,8 +145,34 @@ def no_trace_line(case: str) -> str:
     )
 
 
+def redaction_line(report: CaseReport) -> str:
+    """Say what was hidden: the pseudonyms are not the investigator's labels."""
+    if not report.redacted:
+        return ""
+    return (
+        f"Redacted ({', '.join(report.redacted)}): the labels, notes and e-mail sources of victim "
+        "and ransom addresses are replaced by pseudonyms (victim-...); amounts and addresses are "
+        "as recorded."
+    )
+
+
 def joined(items: Iterable[str]) -> str:
     return ", ".join(items)
+
+
+def params_line(params: Iterable[tuple[str, object]]) -> str:
+    """A trace's parameters as words, ``taint=haircut; stop_at=exchange, mixer or sanctioned``:
+    a list reads as a list, never as Python's ``['exchange', 'mixer']``."""
+    return "; ".join(f"{key}={_words(value)}" for key, value in params)
+
+
+def _words(value: object) -> str:
+    if not isinstance(value, list | tuple):
+        return str(value)
+    items = [str(v) for v in value]
+    if len(items) < 2:
+        return items[0] if items else "nothing"
+    return ", ".join(items[:-1]) + " or " + items[-1]
 
 
 #: Column headings of the payments table, the same in every format.

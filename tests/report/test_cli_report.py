@@ -92,3 +92,13 @@ def test_evidence_writes_a_bundle_and_refuses_a_non_empty_folder(run: Any, tmp_p
     again = run("evidence", "--case", "vastaamo", "-o", str(out))
     assert again.exit_code == 2
     assert again.stderr.strip().count("\n") == 0 and "not an empty folder" in again.stderr
+
+
+def test_trace_parameters_read_as_words_not_a_python_list(run: Any) -> None:
+    """Issue 16 item 7: ``stop_at=exchange, mixer or sanctioned``, never ``['exchange', ...]``."""
+    for fmt in ("md", "html"):
+        result = run("report", "--case", "vastaamo", "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        text = result.stdout.replace("\\_", "_")  # Markdown escapes the underscores
+        assert "taint=haircut; stop_at=exchange, mixer or sanctioned" in text
+        assert "['" not in text and "[&#x27;" not in text
