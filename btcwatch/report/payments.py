@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from btcwatch.report.facts import (
     TimelineEntry,
 )
 from btcwatch.report.refs import EvidenceIndex
+from btcwatch.timefmt import iso_utc
 
 CURRENCIES = ("EUR", "USD")
 TIMELINE_KINDS = (
@@ -38,11 +39,6 @@ TIMELINE_KINDS = (
     Kind.FUNDS_AT_EXCHANGE,
 )
 _KIND_ORDER = {k.value: n for n, k in enumerate(TIMELINE_KINDS)}
-
-
-def utc_iso(timestamp: int) -> str:
-    """A block time as the ISO 8601 UTC text used in every table."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def confirmations(height: int | None, tip: int | None) -> int:
@@ -120,7 +116,7 @@ def gather_payments(
         details = e["details"]
         height = confirmed.get((e["txid"], e["vout"]), e["height"])
         block_time = times.get(e["txid"])
-        time = utc_iso(block_time) if block_time else details.get("time") or e["seen_at"]
+        time = iso_utc(block_time) if block_time else details.get("time") or e["seen_at"]
         fiat = _fiat(details, e["value_sat"], time, prices)
         sources.update(fiat.sources)
         match = details.get("demand_match") or {}
@@ -238,7 +234,7 @@ def gather_timeline(
     entries: list[tuple[tuple[str, int, int, str], TimelineEntry]] = []
     for e in wanted:
         block_time = times.get(e["txid"] or "") if e["kind"] != Kind.REVERTED else None
-        time = utc_iso(block_time) if block_time else e["details"].get("time") or e["seen_at"]
+        time = iso_utc(block_time) if block_time else e["details"].get("time") or e["seen_at"]
         entry = TimelineEntry(
             time=time,
             kind=e["kind"],

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from btcwatch.event import Event, Kind
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 def _event(row: dict[str, Any]) -> Event:
@@ -36,7 +37,7 @@ def record_events(
 
     Returns the events that were actually new.
     """
-    now = seen_at or utc_now()
+    now = seen_at or now_iso()
     new: list[Event] = []
     with store.write() as db:
         for ev in events:
@@ -172,7 +173,7 @@ def mark_delivery(
         db.execute(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
             "updated_at = ? WHERE event_id = ? AND sink = ?",
-            ["delivered" if ok else "pending", error, utc_now(), event_id, sink],
+            ["delivered" if ok else "pending", error, now_iso(), event_id, sink],
         )
 
 
