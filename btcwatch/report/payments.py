@@ -17,7 +17,7 @@ from typing import Any
 from btcwatch.case import Role, WatchedAddress
 from btcwatch.errors import BtcwatchError
 from btcwatch.event import Kind
-from btcwatch.money import format_btc
+from btcwatch.money import btc
 from btcwatch.prices import PriceLookup
 from btcwatch.report.facts import (
     VERDICTS,
@@ -213,8 +213,7 @@ def _note(e: Mapping[str, Any]) -> str:
     if kind == Kind.FUNDS_MOVED:
         dests = details.get("destinations") or []
         shown = ", ".join(
-            f"{d.get('address') or '?'} ({format_btc(int(d.get('value_sat') or 0))} BTC)"
-            for d in dests[:3]
+            f"{d.get('address') or '?'} ({btc(int(d.get('value_sat') or 0))})" for d in dests[:3]
         )
         more = f" and {len(dests) - 3} more" if len(dests) > 3 else ""
         return f"to {shown}{more}" if dests else ""
