@@ -19,7 +19,8 @@ puts this chain's hashes into the reorg record.
 
 `MainnetChain` extends `SimChain` through its internal hooks (``_orphans`` chooses what a
 block mines, ``_advance_one`` moves the clock, the query methods make due traffic first), so
-a change to those hooks in `sim/chain.py` must keep this module's tests green.
+a change to those hooks in `sim/chain.py` or `sim/chain_index.py` must keep this module's tests
+green.
 """
 
 from __future__ import annotations
