@@ -33,6 +33,7 @@ _STATE_NAMES = {FUTURE: "future", MEMPOOL: "mempool", CONFIRMED: "confirmed", GO
 
 
 def sha256d(data: bytes) -> bytes:
+    """Bitcoin's double SHA-256 (txids, wtxids, block hashes)."""
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 
