@@ -68,6 +68,16 @@ def format_btc(sats: int) -> str:
     return f"{'-' if sats < 0 else ''}{whole}.{frac:08d}"
 
 
+def btc(sats: int, *, trim: bool = False) -> str:
+    """``123400`` -> ``"0.00123400 BTC"``: the one way text shows an amount (reports, CLI,
+    alerts); ``trim`` drops trailing zeros (``"0.001234 BTC"``, ``"1 BTC"``) for the short
+    facts of heuristic findings."""
+    number = format_btc(sats)
+    if trim:
+        number = number.rstrip("0").rstrip(".")
+    return f"{number} BTC"
+
+
 def sats_to_btc(sats: int) -> Decimal:
     """Exact BTC value with 8 decimal places (``Decimal("0.00123400")``)."""
     if isinstance(sats, bool) or not isinstance(sats, int):

@@ -18,6 +18,7 @@ from btcwatch.money import (
     Amount,
     Demand,
     Verdict,
+    btc,
     btc_to_sats,
     format_btc,
     match_payment,
@@ -69,6 +70,22 @@ def test_format_btc(sats: int, text: str) -> None:
     assert format_btc(sats) == text
     assert btc_to_sats(text) == sats
     assert sats_to_btc(sats) == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("sats", "full", "short"),
+    [
+        (0, "0.00000000 BTC", "0 BTC"),
+        (1, "0.00000001 BTC", "0.00000001 BTC"),
+        (10_000_000, "0.10000000 BTC", "0.1 BTC"),
+        (100_000_000, "1.00000000 BTC", "1 BTC"),
+        (10_000_000_000, "100.00000000 BTC", "100 BTC"),
+        (-150_000_000, "-1.50000000 BTC", "-1.5 BTC"),
+    ],
+)
+def test_btc_is_the_amount_as_people_read_it(sats: int, full: str, short: str) -> None:
+    assert btc(sats) == full == f"{format_btc(sats)} BTC"
+    assert btc(sats, trim=True) == short
 
 
 def test_format_btc_refuses_floats_and_bools() -> None:

@@ -11,7 +11,7 @@ import typer
 
 from btcwatch.cli.context import info
 from btcwatch.demo import DemoResult, plain_progress, run_demo
-from btcwatch.money import format_btc
+from btcwatch.money import btc
 from btcwatch.sim.prices import story_start
 from btcwatch.watch.runner import CycleReport
 
@@ -63,10 +63,10 @@ def _print_summary(result: DemoResult, seconds: float) -> None:
     if facts is not None:
         typer.echo(
             f"victims who paid: {facts.victims_paid} of {facts.ransom_addresses} ransom "
-            f"addresses; {facts.count} payments, {format_btc(facts.total_sat)} BTC "
+            f"addresses; {facts.count} payments, {btc(facts.total_sat)} "
             f"({facts.total_eur} EUR, {facts.total_usd} USD)"
         )
     trace = summary.get("trace", {})
     for entity, sats in trace.get("entities", {}).items():
         eur = trace.get("entities_fiat", {}).get(entity, {}).get("EUR")
-        typer.echo(f"  reached {entity}: {format_btc(sats)} BTC" + (f" ({eur} EUR)" if eur else ""))
+        typer.echo(f"  reached {entity}: {btc(sats)}" + (f" ({eur} EUR)" if eur else ""))

@@ -18,6 +18,7 @@ from btcwatch.prices.book import day_start, hour_start
 from btcwatch.providers.prices import OFFLINE, parse_price_specs
 from btcwatch.store.db import must_stay_untouched
 from btcwatch.store.prices import price_disagreements
+from btcwatch.timefmt import iso_utc, utc_now
 from btcwatch.valuation import PriceSettings, Valuer
 from btcwatch.watch.revalue import refresh_fiat, unvalued_events
 
@@ -49,7 +50,7 @@ def parse_when(text: str) -> datetime:
     """``2026-09-21`` (noon UTC), ``2026-09-21T14:30``, ``...Z``/``+02:00``, or ``now``."""
     cleaned = text.strip()
     if cleaned.lower() == "now":
-        return datetime.now(UTC)
+        return utc_now()
     try:
         if len(cleaned) == 10:
             return datetime.combine(date.fromisoformat(cleaned), time(12), UTC)
@@ -86,7 +87,7 @@ def show(
     price = book.price(moment, currency.upper())
     found = price_disagreements(st.store(), currency, day_start(moment), hour_start(moment))
     row = {
-        "when": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "when": iso_utc(moment),
         "currency": price.currency,
         "per_btc": str(price.per_btc),
         "price_time": price.price_time,
@@ -125,7 +126,7 @@ def update(
 ) -> None:
     """Fill the price cache hour by hour for a range (a progress bar on a terminal)."""
     start = _day_edge(from_, first=True)
-    end = _day_edge(to, first=False) if to else datetime.now(UTC)
+    end = _day_edge(to, first=False) if to else utc_now()
     if end < start:
         raise InputError(f"--to {to} is before --from {from_}")
     st = state(ctx)

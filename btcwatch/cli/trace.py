@@ -12,7 +12,7 @@ from btcwatch.cli.context import JsonOption, emit_json, info, say, state, table
 from btcwatch.cli.network import ExplorerOption, ProxyOption, open_provider
 from btcwatch.cli.prices import PricesOption, price_settings
 from btcwatch.errors import InputError
-from btcwatch.money import format_btc, parse_amount
+from btcwatch.money import btc, parse_amount
 from btcwatch.proofs import ensure_proofs
 from btcwatch.store.evidence import EvidenceLog
 from btcwatch.store.traces import get_run, list_runs, run_txids
@@ -141,17 +141,17 @@ def print_summary(s: dict[str, Any]) -> None:
     """The readable trace summary: entities, peel chain, CoinJoins, clusters, stops."""
     say(
         f"trace run {s['run_id']}: {len(s['sources'])} sources, "
-        f"{format_btc(s['source_total_sat'])} BTC, {s['txs']} txs, {s['hops']} hops, "
+        f"{btc(s['source_total_sat'])}, {s['txs']} txs, {s['hops']} hops, "
         f"{s['requests']} explorer requests"
     )
     say("where the money went (tainted, " + s["params"]["taint"] + "):")
     for entity, sats in s["entities"].items():
         eur = s.get("entities_fiat", {}).get(entity, {}).get("EUR")
-        say(f"  {entity}: {format_btc(sats)} BTC" + (f" ({eur} EUR)" if eur else ""))
+        say(f"  {entity}: {btc(sats)}" + (f" ({eur} EUR)" if eur else ""))
     for chain in s["peel_chains"]:
         say(
             f"peel chain from {chain['start_txid']}: {chain['hops']} peels, "
-            f"{format_btc(chain['total_peeled_sat'])} BTC peeled"
+            f"{btc(chain['total_peeled_sat'])} peeled"
         )
     for txid in s["coinjoins"]:
         say(f"CoinJoin reached: {txid} (trail stops)")

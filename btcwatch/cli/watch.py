@@ -27,6 +27,7 @@ from btcwatch.followup import after_cycle
 from btcwatch.providers.factory import explorer_rate, parse_explorer_list
 from btcwatch.store.cases import get_case
 from btcwatch.store.events import list_events
+from btcwatch.timefmt import iso_utc
 from btcwatch.watch.budget import check_budget, default_budget
 from btcwatch.watch.mempool import check_mempool_mode
 from btcwatch.watch.push import PUSH_MODES
@@ -211,7 +212,7 @@ def parse_since(text: str) -> str:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(moment)
 
 
 def _console() -> Console | None:

@@ -32,12 +32,12 @@ from btcwatch.export.graph_schema import (
     INPUT,
     display_label,
     edge_id,
-    iso_utc,
     sorted_edges,
     sorted_nodes,
     validate_graph,
 )
 from btcwatch.money import format_btc
+from btcwatch.timefmt import iso_utc
 
 __all__ = [
     "EDGE_COLUMNS",

@@ -31,6 +31,7 @@ from btcwatch.export.graph_schema import (
     sorted_nodes,
     validate_graph,
 )
+from btcwatch.money import btc
 
 __all__ = ["GRAPHVIZ_MISSING", "dot_string", "edge_width", "to_dot", "write_dot", "write_svg"]
 
@@ -115,7 +116,7 @@ def to_dot(g: nx.MultiDiGraph) -> str:
     for u, v, key, data in sorted_edges(g):
         pairs = [
             ("id", edge_id(data["kind"], key)),
-            ("label", f"{data['value_btc']} BTC" + (" (change)" if data["is_change"] else "")),
+            ("label", btc(data["value_sat"]) + (" (change)" if data["is_change"] else "")),
             ("penwidth", f"{edge_width(data['value_sat']):.2f}"),
             ("tooltip", _edge_tooltip(data)),
         ]

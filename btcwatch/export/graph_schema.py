@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import networkx as nx
@@ -37,6 +37,7 @@ from btcwatch.graphvocab import (
 )
 from btcwatch.money import format_btc
 from btcwatch.tags import CATEGORIES as TAG_CATEGORIES
+from btcwatch.timefmt import iso_utc
 
 __all__ = [
     "ADDRESS",
@@ -114,13 +115,6 @@ def display_label(node: str, data: Mapping[str, Any]) -> str:
         label = str(data["label"])
         return label if label else str(data["address"])
     return str(data["txid"])
-
-
-def iso_utc(unix: int) -> str:
-    """``1603281600`` -> ``"2020-10-21T12:00:00Z"``; ``0`` (unknown) -> ``""``."""
-    if unix <= 0:
-        return ""
-    return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sorted_nodes(g: nx.MultiDiGraph) -> list[tuple[str, dict[str, Any]]]:

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from btcwatch.errors import InputError
 from btcwatch.resources import data_file
+from btcwatch.timefmt import iso_utc
 
 SATS_PER_BTC = 100_000_000
 CENT = Decimal("0.01")
@@ -51,7 +52,7 @@ class Price:
     def price_time(self) -> str:
         """When the price was quoted: ``2026-09-21T14:00:00Z`` (hour) or ``2026-09-21`` (day)."""
         if self.time is not None:
-            return self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return iso_utc(self.time)
         return self.day_used.isoformat()
 
 

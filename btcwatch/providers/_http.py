@@ -56,6 +56,7 @@ from btcwatch.errors import (
 )
 from btcwatch.model import Evidence
 from btcwatch.providers._pace import AdaptiveRate
+from btcwatch.timefmt import iso_utc, utc_now
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -81,14 +82,6 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a body cap for endpoints that do not name
 _CHUNK = 64 * 1024
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _SNIPPET = 120  # characters of an error body shown in a message
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)

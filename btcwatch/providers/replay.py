@@ -14,7 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
@@ -24,6 +24,7 @@ from btcwatch.providers._http import EvidenceSink, RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.providers.pool import ProviderPool
+from btcwatch.timefmt import parse_iso_utc, utc_now
 
 __all__ = ["PREFIX", "Recorded", "ReplayTransport", "replay_provider"]
 
@@ -71,8 +72,8 @@ class ReplayTransport(httpx.AsyncBaseTransport):
     def clock(self) -> datetime:
         """The recorded time of the answer being served (the wall clock before any)."""
         if self._last is None:
-            return datetime.now(UTC)
-        return datetime.strptime(self._last.fetched_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            return utc_now()
+        return parse_iso_utc(self._last.fetched_at)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)

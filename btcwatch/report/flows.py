@@ -27,11 +27,12 @@ from btcwatch.report.facts import (
     PeelStep,
     TraceFacts,
 )
-from btcwatch.report.payments import confirmations, utc_iso
+from btcwatch.report.payments import confirmations
 from btcwatch.report.refs import EvidenceIndex
 from btcwatch.store import Store
 from btcwatch.store.chaindata import spender_of
 from btcwatch.store.traces import TraceRun
+from btcwatch.timefmt import iso_utc
 from btcwatch.trace.analyse import COINJOIN_ENTITY, Analysis, Endpoint
 from btcwatch.trace.follow import StopReason
 
@@ -113,7 +114,7 @@ def freeze_requests(
             vout=e.outpoint.vout,
             value_sat=e.value_sat,
             taint_sat=e.taint_sat,
-            time=utc_iso(e.time) if e.time else None,
+            time=iso_utc(e.time) if e.time else None,
             height=e.height,
             confirmations=confirmations(e.height, tip),
             reason=e.reason,
@@ -179,7 +180,7 @@ def _coinjoins(analysis: Analysis, refs: EvidenceIndex) -> tuple[CoinJoinFacts, 
                 txid=txid,
                 tainted_in_sat=tainted,
                 height=block.height if block else None,
-                time=utc_iso(block.time) if block and block.time else None,
+                time=iso_utc(block.time) if block and block.time else None,
                 facts=finding.facts if finding else (),
                 evidence=refs.refs(txid),
             )

@@ -14,6 +14,7 @@ import html
 from collections.abc import Sequence
 
 from btcwatch.export.html import csp_source
+from btcwatch.money import btc
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, Refs, TraceFacts
 from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
@@ -105,10 +106,10 @@ def _summary(r: CaseReport) -> str:
     if r.trace:
         tr = r.trace
         items.append(
-            f"Traced: {t.btc(tr.source_total_sat)} BTC from {tr.sources} payments through "
+            f"Traced: {btc(tr.source_total_sat)} from {tr.sources} payments through "
             f"{tr.txs} transactions ({tr.hops} hops)<ul>"
             + "".join(
-                f"<li>{esc(e.entity)}: {t.btc(e.taint_sat)} BTC ({t.fiat(e.eur)} EUR) "
+                f"<li>{esc(e.entity)}: {btc(e.taint_sat)} ({t.fiat(e.eur)} EUR) "
                 f"{_cite(e.evidence)}</li>"
                 for e in tr.entities
             )
@@ -124,7 +125,7 @@ def _summary(r: CaseReport) -> str:
                 _num(g.addresses),
                 _num(g.paid_addresses),
                 _num(g.payments),
-                _num(t.btc(g.paid_sat)),
+                _num(t.btc_cell(g.paid_sat)),
             ]
             for g in r.demands
         ],
@@ -143,7 +144,7 @@ def _payments(r: CaseReport) -> str:
             _mono(p.address),
             p.label,
             _mono(t.outpoint(p.txid, p.vout)),
-            _num(t.btc(p.value_sat)),
+            _num(t.btc_cell(p.value_sat)),
             _num(t.fiat(p.eur)),
             _num(t.fiat(p.usd)),
             t.priced_at(p.price_time, p.resolution, p.price_source, r.price_sources),
@@ -165,7 +166,7 @@ def _timeline(r: CaseReport) -> str:
             _time(e.time),
             t.KIND_LABELS.get(e.kind, e.kind) + (" (reverted)" if e.reverted else ""),
             _mono(e.address or ""),
-            _num(t.btc(e.value_sat)),
+            _num(t.btc_cell(e.value_sat)),
             _mono(t.outpoint(e.txid, e.vout)),
             e.note,
             _cite(e.evidence),
@@ -206,8 +207,8 @@ def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str
     out = [
         f"<h2>Where the money went (trace run {tr.run_id})</h2>",
         f"<p>Trace run {tr.run_id}, finished {esc(tr.finished_at)}: {esc(params)}. "
-        f"{t.btc(tr.source_total_sat)} BTC from {tr.sources} payments, {tr.txs} transactions, "
-        f"{tr.hops} hops; {t.btc(tr.fee_taint_sat)} BTC of the tainted money went to fees.</p>",
+        f"{btc(tr.source_total_sat)} from {tr.sources} payments, {tr.txs} transactions, "
+        f"{tr.hops} hops; {btc(tr.fee_taint_sat)} of the tainted money went to fees.</p>",
         _picture(r, svg, svg_note),
         "<h3>By entity</h3>",
         _table(
@@ -216,7 +217,7 @@ def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str
                 [
                     e.entity,
                     e.category,
-                    _num(t.btc(e.taint_sat)),
+                    _num(t.btc_cell(e.taint_sat)),
                     _num(t.fiat(e.eur)),
                     _num(t.fiat(e.usd)),
                     _num(e.endpoints),
@@ -228,8 +229,8 @@ def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str
     ]
     for n, chain in enumerate(tr.peel_chains, 1):
         out.append(
-            f"<h3>Peel chain {n}: {len(chain.steps)} hops, {t.btc(chain.total_peeled_sat)} BTC "
-            f"peeled, {t.btc(chain.remaining_sat)} BTC left</h3>"
+            f"<h3>Peel chain {n}: {len(chain.steps)} hops, {btc(chain.total_peeled_sat)} "
+            f"peeled, {btc(chain.remaining_sat)} left</h3>"
         )
         out.append(
             _table(
@@ -239,7 +240,7 @@ def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str
                         _num(h),
                         _mono(t.outpoint(s.txid, s.vout)),
                         _mono(s.address or ""),
-                        _num(t.btc(s.value_sat)),
+                        _num(t.btc_cell(s.value_sat)),
                         s.entity or "",
                         _cite(s.evidence),
                     ]
@@ -251,7 +252,7 @@ def _trace(r: CaseReport, tr: TraceFacts, svg: str | None, svg_note: str) -> str
         facts = ", ".join(f"{k}={v}" for k, v in cj.facts)
         out.append(
             f'<h3>CoinJoin <span class="mono">{esc(cj.txid)}</span></h3>'
-            f"<p>{t.btc(cj.tainted_in_sat)} tainted BTC entered at height {esc(cj.height)} "
+            f"<p>{t.btc_cell(cj.tainted_in_sat)} tainted BTC entered at height {esc(cj.height)} "
             f"({esc(cj.time)}); the trail stops here. {esc(facts)} {_cite(cj.evidence)}</p>"
         )
     out.append("<h3>Clusters (addresses spent together)</h3>")
@@ -291,16 +292,16 @@ def _freeze(r: CaseReport) -> str:
     for f in r.freeze_requests:
         out.append(
             f"<h3>{esc(f.entity)} ({esc(f.category or 'entity')}): {len(f.rows)} output(s), "
-            f"{t.btc(f.taint_sat)} BTC tainted ({t.fiat(f.eur)} EUR) of "
-            f"{t.btc(f.value_sat)} BTC</h3>"
+            f"{btc(f.taint_sat)} tainted ({t.fiat(f.eur)} EUR) of "
+            f"{btc(f.value_sat)}</h3>"
         )
         rows = [
             [
                 _mono(row.deposit_address),
                 _mono(row.txid),
                 _num(row.vout),
-                _num(t.btc(row.taint_sat)),
-                _num(t.btc(row.value_sat)),
+                _num(t.btc_cell(row.taint_sat)),
+                _num(t.btc_cell(row.value_sat)),
                 _time(row.time),
                 _num(row.confirmations),
                 _mono(row.swept_by or ""),

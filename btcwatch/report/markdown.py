@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from btcwatch.money import btc
 from btcwatch.report import text as t
 from btcwatch.report.facts import CaseReport, TraceFacts
 from btcwatch.report.text import FREEZE_COLUMNS, PAYMENT_COLUMNS
@@ -69,13 +70,12 @@ def _summary(r: CaseReport) -> list[str]:
     lines.append(f"- Received in total: {md(t.totals_line(r))}, fiat at each payment's day")
     if r.trace:
         lines.append(
-            f"- Traced: {t.btc(r.trace.source_total_sat)} BTC from {r.trace.sources} payments "
+            f"- Traced: {btc(r.trace.source_total_sat)} from {r.trace.sources} payments "
             f"through {r.trace.txs} transactions ({r.trace.hops} hops)"
         )
         for e in r.trace.entities:
             lines.append(
-                f"  - {md(e.entity)}: {t.btc(e.taint_sat)} BTC ({t.fiat(e.eur)} EUR) "
-                f"{_cite(e.evidence)}"
+                f"  - {md(e.entity)}: {btc(e.taint_sat)} ({t.fiat(e.eur)} EUR) {_cite(e.evidence)}"
             )
     lines += ["", "### Demands", ""]
     lines += _table(
@@ -88,7 +88,7 @@ def _summary(r: CaseReport) -> list[str]:
                 g.addresses,
                 g.paid_addresses,
                 g.payments,
-                t.btc(g.paid_sat),
+                t.btc_cell(g.paid_sat),
             ]
             for g in r.demands
         ],
@@ -109,7 +109,7 @@ def _payments(r: CaseReport) -> list[str]:
                 p.address,
                 p.label,
                 t.outpoint(p.txid, p.vout),
-                t.btc(p.value_sat),
+                t.btc_cell(p.value_sat),
                 t.fiat(p.eur),
                 t.fiat(p.usd),
                 t.priced_at(p.price_time, p.resolution, p.price_source, r.price_sources),
@@ -134,7 +134,7 @@ def _timeline(r: CaseReport) -> list[str]:
                 e.time,
                 t.KIND_LABELS.get(e.kind, e.kind) + (" (reverted)" if e.reverted else ""),
                 e.address,
-                t.btc(e.value_sat),
+                t.btc_cell(e.value_sat),
                 t.outpoint(e.txid, e.vout),
                 e.note,
                 _cite(e.evidence),
@@ -151,8 +151,8 @@ def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
         f"## Where the money went (trace run {tr.run_id})",
         "",
         f"Trace run {tr.run_id}, finished {md(tr.finished_at)}: {md(params)}. "
-        f"{t.btc(tr.source_total_sat)} BTC from {tr.sources} payments, {tr.txs} transactions, "
-        f"{tr.hops} hops; {t.btc(tr.fee_taint_sat)} BTC of the tainted money went to fees.",
+        f"{btc(tr.source_total_sat)} from {tr.sources} payments, {tr.txs} transactions, "
+        f"{tr.hops} hops; {btc(tr.fee_taint_sat)} of the tainted money went to fees.",
         "",
         "Flow graph:",
         "",
@@ -165,7 +165,7 @@ def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
             [
                 e.entity,
                 e.category,
-                t.btc(e.taint_sat),
+                t.btc_cell(e.taint_sat),
                 t.fiat(e.eur),
                 t.fiat(e.usd),
                 e.endpoints,
@@ -177,8 +177,8 @@ def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
     for n, chain in enumerate(tr.peel_chains, 1):
         lines += [
             "",
-            f"### Peel chain {n}: {len(chain.steps)} hops, {t.btc(chain.total_peeled_sat)} BTC "
-            f"peeled, {t.btc(chain.remaining_sat)} BTC left",
+            f"### Peel chain {n}: {len(chain.steps)} hops, {btc(chain.total_peeled_sat)} "
+            f"peeled, {btc(chain.remaining_sat)} left",
             "",
         ]
         lines += _table(
@@ -188,7 +188,7 @@ def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
                     h,
                     t.outpoint(s.txid, s.vout),
                     s.address,
-                    t.btc(s.value_sat),
+                    t.btc_cell(s.value_sat),
                     s.entity,
                     _cite(s.evidence),
                 ]
@@ -201,7 +201,7 @@ def _trace(r: CaseReport, tr: TraceFacts) -> list[str]:
             "",
             f"### CoinJoin {cj.txid}",
             "",
-            f"{t.btc(cj.tainted_in_sat)} tainted BTC entered at height {cj.height} "
+            f"{t.btc_cell(cj.tainted_in_sat)} tainted BTC entered at height {cj.height} "
             f"({md(cj.time)}); the trail stops here. {md(facts)} {_cite(cj.evidence)}",
         ]
     lines += ["", "### Clusters (addresses spent together)", ""]
@@ -232,7 +232,7 @@ def _freeze(r: CaseReport) -> list[str]:
         lines += [
             "",
             f"### {md(f.entity)} ({md(f.category or 'entity')}): {len(f.rows)} output(s), "
-            f"{t.btc(f.taint_sat)} BTC tainted ({t.fiat(f.eur)} EUR) of {t.btc(f.value_sat)} BTC",
+            f"{btc(f.taint_sat)} tainted ({t.fiat(f.eur)} EUR) of {btc(f.value_sat)}",
             "",
         ]
         lines += _table(
@@ -242,8 +242,8 @@ def _freeze(r: CaseReport) -> list[str]:
                     row.deposit_address,
                     row.txid,
                     row.vout,
-                    t.btc(row.taint_sat),
-                    t.btc(row.value_sat),
+                    t.btc_cell(row.taint_sat),
+                    t.btc_cell(row.value_sat),
                     row.time,
                     row.confirmations,
                     row.swept_by or "",

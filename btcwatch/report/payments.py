@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from btcwatch.case import Role, WatchedAddress
 from btcwatch.errors import BtcwatchError
 from btcwatch.event import Kind
-from btcwatch.money import format_btc
+from btcwatch.money import btc
 from btcwatch.prices import PriceLookup
 from btcwatch.report.facts import (
     VERDICTS,
@@ -28,6 +28,7 @@ from btcwatch.report.facts import (
 )
 from btcwatch.report.refs import EvidenceIndex
 from btcwatch.store.events import StoredEvent
+from btcwatch.timefmt import iso_utc
 
 CURRENCIES = ("EUR", "USD")
 TIMELINE_KINDS = (
@@ -39,11 +40,6 @@ TIMELINE_KINDS = (
     Kind.FUNDS_AT_EXCHANGE,
 )
 _KIND_ORDER = {k.value: n for n, k in enumerate(TIMELINE_KINDS)}
-
-
-def utc_iso(timestamp: int) -> str:
-    """A block time as the ISO 8601 UTC text used in every table."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def confirmations(height: int | None, tip: int | None) -> int:
@@ -123,7 +119,7 @@ def gather_payments(
         details = e.details
         height = confirmed.get((e.txid, e.vout), e.height)
         block_time = times.get(e.txid)
-        time = utc_iso(block_time) if block_time else details.get("time") or e.seen_at
+        time = iso_utc(block_time) if block_time else details.get("time") or e.seen_at
         fiat = _fiat(details, e.value_sat, time, prices)
         sources.update(fiat.sources)
         match = details.get("demand_match") or {}
@@ -220,8 +216,7 @@ def _note(e: StoredEvent) -> str:
     if kind == Kind.FUNDS_MOVED:
         dests = details.get("destinations") or []
         shown = ", ".join(
-            f"{d.get('address') or '?'} ({format_btc(int(d.get('value_sat') or 0))} BTC)"
-            for d in dests[:3]
+            f"{d.get('address') or '?'} ({btc(int(d.get('value_sat') or 0))})" for d in dests[:3]
         )
         more = f" and {len(dests) - 3} more" if len(dests) > 3 else ""
         return f"to {shown}{more}" if dests else ""
@@ -241,7 +236,7 @@ def gather_timeline(
     entries: list[tuple[tuple[str, int, int, str], TimelineEntry]] = []
     for e in wanted:
         block_time = times.get(e.txid or "") if e.kind != Kind.REVERTED else None
-        time = utc_iso(block_time) if block_time else e.details.get("time") or e.seen_at
+        time = iso_utc(block_time) if block_time else e.details.get("time") or e.seen_at
         entry = TimelineEntry(
             time=time,
             kind=e.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from btcwatch.money import format_btc
+from btcwatch.money import btc, format_btc
 from btcwatch.report.facts import CaseReport, Refs
 
 KIND_LABELS = {
@@ -38,7 +38,8 @@ STOP_LABELS = {
 NO_EVIDENCE = "no stored response"
 
 
-def btc(sats: int | None) -> str:
+def btc_cell(sats: int | None) -> str:
+    """The number in a "BTC" column ("" when unknown); sentences use `money.btc`."""
     return "" if sats is None else format_btc(sats)
 
 
@@ -89,7 +90,7 @@ def verdict_lines(report: CaseReport) -> list[str]:
 
 def totals_line(report: CaseReport) -> str:
     s = report.summary
-    line = f"{btc(s.total_sat)} BTC = {fiat(s.total_eur)} EUR = {fiat(s.total_usd)} USD"
+    line = f"{btc(s.total_sat)} = {fiat(s.total_eur)} EUR = {fiat(s.total_usd)} USD"
     if s.fiat_missing:
         line += f" (fiat leaves out {s.fiat_missing} payment(s) without a price)"
     return line

@@ -11,7 +11,9 @@ Every integration test, the demo and the benchmarks run against this instead of 
         truth = scenario.ground_truth()                # what really happened
 
 Layers: wallet (keys, spends) -> blocks (coinbase, mining) -> scenarios (stories, ground
-truth) -> chain (tip, mempool, reorgs, indexes) -> esplora/bci (JSON) -> server (HTTP, faults).
+truth) -> records -> chain_index (indexes, answers) -> chain (tip, mempool, reorgs) ->
+esplora/bci (JSON) -> routing (replies, route table) -> esplora_routes, control and the other
+route families -> server (HTTP, faults; `server.ROUTE_FAMILIES` lists the families).
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from btcwatch.chain.address import Address, script_to_address
 from btcwatch.errors import BtcwatchError
-from btcwatch.sim.chain import AddressRecord, SimChain, TxEntry
+from btcwatch.sim.chain import SimChain
+from btcwatch.sim.records import AddressRecord, TxEntry
+from btcwatch.sim.routing import HttpError, Reply, Request
 
 if TYPE_CHECKING:
-    from btcwatch.sim.server import Reply, SimServer, _Request
+    from btcwatch.sim.server import SimServer
 
 __all__ = ["add_routes", "rawtx_json"]
 
@@ -121,8 +123,6 @@ def _summary(chain: SimChain, address: str, rec: AddressRecord | None) -> dict[s
 
 def add_routes(server: SimServer) -> None:
     """Register the /bci/ routes on ``server``."""
-    from btcwatch.sim.server import HttpError, Reply
-
     chain = server.chain
 
     def parse(text: str) -> bytes:
@@ -131,7 +131,7 @@ def add_routes(server: SimServer) -> None:
         except BtcwatchError:
             raise HttpError(400, "Invalid Bitcoin Address") from None
 
-    def paging(r: _Request, default: int, most: int) -> tuple[int, int]:
+    def paging(r: Request, default: int, most: int) -> tuple[int, int]:
         try:
             limit = int(r.arg("limit", r.arg("n", str(default))) or default)
             offset = int(r.arg("offset", "0") or 0)
@@ -139,7 +139,7 @@ def add_routes(server: SimServer) -> None:
             raise HttpError(400, "Invalid limit or offset") from None
         return max(0, min(limit, most)), max(0, offset)
 
-    def rawaddr(r: _Request) -> Reply:
+    def rawaddr(r: Request) -> Reply:
         address = r.params["address"]
         script = parse(address)
         rec = chain.address(script)
@@ -149,7 +149,7 @@ def add_routes(server: SimServer) -> None:
         summary["txs"] = [rawtx_json(chain, e, frozenset((script,))) for e in txs]
         return Reply.json(summary)
 
-    def rawtx(r: _Request) -> Reply:
+    def rawtx(r: Request) -> Reply:
         txid = r.params["txid"]
         entry = chain.tx(txid) if len(txid) == 64 else None
         if entry is None:
@@ -158,7 +158,7 @@ def add_routes(server: SimServer) -> None:
             return Reply.text(entry.raw.hex())
         return Reply.json(rawtx_json(chain, entry))
 
-    def multiaddr(r: _Request) -> Reply:
+    def multiaddr(r: Request) -> Reply:
         active = [a for a in (r.arg("active", "") or "").split("|") if a]
         if not active:
             raise HttpError(400, "No addresses given")

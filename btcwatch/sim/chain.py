@@ -29,24 +29,12 @@ What manipulations do (all documented in the module API):
 from __future__ import annotations
 
 import gc
-import hashlib
-import threading
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Literal
 
 from btcwatch.chain.network import MAINNET, Network
-from btcwatch.chain.tx import (
-    BlockHeader,
-    RawTx,
-    RawTxOut,
-    mine,
-    parse_tx,
-    parse_tx_hex,
-    write_varint,
-)
+from btcwatch.chain.tx import BlockHeader, RawTx, RawTxOut, mine, parse_tx_hex
 from btcwatch.errors import InputError, NotFound
 from btcwatch.sim.blocks import (
     BLOCK_INTERVAL,
@@ -57,189 +45,51 @@ from btcwatch.sim.blocks import (
     coinbase_tx,
     subsidy,
 )
+from btcwatch.sim.chain_index import ChainIndex
+from btcwatch.sim.records import (
+    CONFIRMED,
+    FUTURE,
+    GONE,
+    MEMPOOL,
+    AddressRecord,
+    BlockRecord,
+    Plan,
+    Stats,
+    TxEntry,
+    sha256d,
+    spent_by,
+)
 from btcwatch.sim.wallet import DUST
 
-__all__ = ["AddressRecord", "BlockRecord", "MempoolMode", "SimChain", "TxEntry"]
+# AddressRecord, BlockRecord, Stats and TxEntry live in sim/records.py; they stay importable
+# from here, where the route modules (and new ones) have always found them.
+__all__ = ["AddressRecord", "BlockRecord", "MempoolMode", "SimChain", "Stats", "TxEntry"]
 
 MempoolMode = Literal["all", "early"]
 
-FUTURE, MEMPOOL, CONFIRMED, GONE = 0, 1, 2, 3
-_STATE_NAMES = {FUTURE: "future", MEMPOOL: "mempool", CONFIRMED: "confirmed", GONE: "gone"}
 
-
-def _sha256d(data: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
-
-
-def script_hash(script: bytes) -> bytes:
-    """Electrum/Esplora script hash: sha256 of the scriptPubKey (bytes, internal order)."""
-    return hashlib.sha256(script).digest()
-
-
-class TxEntry:
-    """One transaction: raw bytes, a compact view of inputs/outputs, and where it stands."""
-
-    __slots__ = (
-        "block",
-        "fee",
-        "gone_at",
-        "ins",
-        "order",
-        "outs",
-        "plan",
-        "raw",
-        "replaced_by",
-        "seq",
-        "spent",
-        "state",
-        "txid",
-        "weight",
-    )
-
-    def __init__(
-        self,
-        txid: str,
-        raw: bytes,
-        ins: tuple[tuple[str, int], ...],
-        outs: tuple[tuple[bytes, int], ...],
-        fee: int,
-        weight: int,
-        order: int,
-    ) -> None:
-        self.txid = txid
-        self.raw = raw
-        self.ins = ins
-        self.outs = outs
-        self.fee = fee
-        self.weight = weight
-        self.order = order  # topological: parents always have a smaller order
-        self.state = FUTURE
-        self.block: BlockRecord | None = None
-        self.plan: _Plan | None = None
-        self.seq = 0  # position in the confirmed chain, for paging address histories
-        self.spent: list[TxEntry | None] | None = None  # confirmed spender of each output
-        self.gone_at: int | None = None
-        self.replaced_by: str | None = None
-
-    @property
-    def is_coinbase(self) -> bool:
-        return not self.ins
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    @property
-    def vsize(self) -> int:
-        return (self.weight + 3) // 4
-
-    @property
-    def status(self) -> str:
-        return _STATE_NAMES[self.state]
-
-    def parse(self) -> RawTx:
-        return parse_tx(self.raw)
-
-
-class BlockRecord:
-    """A block that has been connected at least once (orphaned ones stay, not in best chain)."""
-
-    __slots__ = ("best", "entries", "hash", "header", "height", "size", "weight")
-
-    def __init__(self, height: int, header: BlockHeader, entries: list[TxEntry]) -> None:
-        self.height = height
-        self.header = header
-        self.hash = header.hash
-        self.entries = entries
-        count = write_varint(len(entries))
-        self.size = 80 + len(count) + sum(e.size for e in entries)
-        self.weight = 4 * (80 + len(count)) + sum(e.weight for e in entries)
-        self.best = False
-
-    @property
-    def time(self) -> int:
-        return self.header.time
-
-    def serialize(self) -> bytes:
-        parts = [self.header.serialize(), write_varint(len(self.entries))]
-        parts += (e.raw for e in self.entries)
-        return b"".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class AddressRecord:
-    """A view of one script's history: confirmed (chain order) and mempool (arrival order).
-
-    The lists are the chain's own (read them under ``chain.lock``); sums are computed from
-    them on demand by `SimChain.chain_stats`, which keeps the index at one list per script.
-    """
-
-    script: bytes
-    history: Sequence[TxEntry]
-    mempool: Sequence[TxEntry]
-
-
-class _Plan:
-    """A block not mined yet: the scenario's header and transactions (coinbase first)."""
-
-    __slots__ = ("done", "entries", "header", "height", "stale")
-
-    def __init__(
-        self, height: int, header: BlockHeader, entries: list[TxEntry], stale: bool
-    ) -> None:
-        self.height = height
-        self.header = header
-        self.entries = entries
-        self.stale = stale
-        self.done = False
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Esplora's chain_stats / mempool_stats of an address."""
-
-    funded_txo_count: int
-    funded_txo_sum: int
-    spent_txo_count: int
-    spent_txo_sum: int
-    tx_count: int
-
-
-class SimChain:
+class SimChain(ChainIndex):
     """A generated chain with a tip that moves on request; answers as of the current tip.
 
     Build it with `from_scenario` or `from_blocks` (or `load` then `start`). All public methods
     take ``lock`` (re-entrant), so a threaded server can share the chain; hold it yourself to
-    read several answers from one consistent state.
+    read several answers from one consistent state. The answers are `ChainIndex`'s.
     """
 
     def __init__(self, *, network: Network = MAINNET, mempool: MempoolMode = "all") -> None:
         if mempool not in ("all", "early"):
             raise InputError(f"mempool must be 'all' or 'early', got {mempool!r}")
-        self.network = network
+        super().__init__(network=network)
         self.mempool_mode: MempoolMode = mempool
-        self.lock = threading.RLock()
-        self._txs: dict[str, TxEntry] = {}
-        self._plans: list[_Plan] = []
+        self._plans: list[Plan] = []
         self._next = 0
         self._enter: dict[int, list[TxEntry]] = {}
         self._leave: dict[int, list[TxEntry]] = {}
         self._order = 0
         self._seq = 0
-        self._active: list[BlockRecord] = []
-        self._by_hash: dict[str, BlockRecord] = {}
         self._stale_hashes: set[str] = set()
-        # Per script (keys are the outputs' own bytes objects): confirmed and mempool history.
-        self._hist: dict[bytes, list[TxEntry]] = {}
-        self._mhist: dict[bytes, list[TxEntry]] = {}
-        self._by_scripthash: dict[bytes, bytes] | None = None
-        self._stats_cache: dict[bytes, tuple[int, Stats]] = {}
-        self._version = 0  # bumped on every connect/disconnect
-        self._mempool: dict[str, TxEntry] = {}
-        self._mspends: dict[tuple[str, int], tuple[TxEntry, int]] = {}
         self._rebuilds = 0
         self._started = False
-        self.base_height = -1
         self.base_prev_hash = "00" * 32
 
     @classmethod
@@ -347,7 +197,7 @@ class SimChain:
                     seen = block.height - 1 if seen is None else min(seen, block.height - 1)
                 if seen is not None:
                     self._enter.setdefault(seen, []).append(entry)
-        plan = _Plan(block.height, block.header, entries, block.stale)
+        plan = Plan(block.height, block.header, entries, block.stale)
         for entry in entries[1:]:
             entry.plan = plan  # the last plan listing a tx is the one that confirms it
         self._plans.append(plan)
@@ -409,7 +259,7 @@ class SimChain:
             self._next += 1
         self._connect_plan(plan, height)
 
-    def _orphans(self, plan: _Plan | None) -> list[TxEntry]:
+    def _orphans(self, plan: Plan | None) -> list[TxEntry]:
         """Mempool txs no pending plan will mine (returned by a reorg, replacements)."""
         return [
             e
@@ -417,7 +267,7 @@ class SimChain:
             if e.gone_at is None and (e.plan is None or (e.plan.done and e.plan is not plan))
         ]
 
-    def _connect_plan(self, plan: _Plan | None, height: int) -> None:
+    def _connect_plan(self, plan: Plan | None, height: int) -> None:
         prev = self.tip_hash
         orphans = self._orphans(plan)
         if plan is None:
@@ -459,7 +309,7 @@ class SimChain:
                     parent is None
                     or parent.state == GONE
                     or op in spent_here
-                    or _spent(parent, op[1])
+                    or spent_by(parent, op[1])
                 ):
                     fate = "lost"
                     break
@@ -483,7 +333,7 @@ class SimChain:
         """A new block over ``txs`` with a fresh coinbase claiming subsidy plus fees."""
         self._rebuilds += 1
         segwit = any(e.raw[4] == 0 for e in txs)
-        wtxids = [_sha256d(e.raw)[::-1].hex() for e in txs] if segwit else None
+        wtxids = [sha256d(e.raw)[::-1].hex() for e in txs] if segwit else None
         value = subsidy(height) + sum(e.fee for e in txs)
         coinbase = coinbase_tx(
             height, miner, value, wtxids, tag=b"/btcwatch-sim/", extranonce=1000 + self._rebuilds
@@ -678,175 +528,6 @@ class SimChain:
             if not entries:
                 del self._mhist[script]
 
-    # -- indexes ------------------------------------------------------------------------------
-
-    def prevout(self, txid: str, vout: int) -> tuple[bytes, int]:
-        """(script, value) of an output of a known tx."""
-        return self._txs[txid].outs[vout]
-
-    def _scripts(self, e: TxEntry) -> list[bytes]:
-        """The scripts a tx touches (outputs and spent outputs), each once, in order."""
-        txs = self._txs
-        found = [script for script, _ in e.outs]
-        found += [txs[ptxid].outs[pvout][0] for ptxid, pvout in e.ins]
-        return found if len(found) == 1 else list(dict.fromkeys(found))
-
-    def _spender(self, op: tuple[str, int]) -> TxEntry | None:
-        parent = self._txs.get(op[0])
-        return None if parent is None else _spent(parent, op[1])
-
-    def _index(self, e: TxEntry) -> None:
-        for op in e.ins:
-            parent = self._txs[op[0]]
-            spent = parent.spent
-            if spent is None:
-                spent = parent.spent = [None] * len(parent.outs)
-            if spent[op[1]] is not None:
-                raise InputError(f"double spend of {op[0]}:{op[1]} by {e.txid}")
-            spent[op[1]] = e
-        hist = self._hist
-        for script in self._scripts(e):
-            entries = hist.get(script)
-            if entries is None:
-                hist[script] = [e]
-                if self._by_scripthash is not None:
-                    self._by_scripthash[script_hash(script)] = script
-            else:
-                entries.append(e)
-        self._version += 1
-
-    def _unindex(self, e: TxEntry) -> None:
-        for op in e.ins:
-            spent = self._txs[op[0]].spent
-            assert spent is not None
-            spent[op[1]] = None
-        for script in self._scripts(e):
-            last = self._hist[script].pop()
-            assert last is e, "blocks must be disconnected in reverse order"
-        self._version += 1
-
-    # -- queries ------------------------------------------------------------------------------
-
-    def tx(self, txid: str) -> TxEntry | None:
-        """A tx visible at the current tip (confirmed in the best chain or in the mempool)."""
-        e = self._txs.get(txid.lower())
-        return e if e is not None and e.state in (MEMPOOL, CONFIRMED) else None
-
-    def any_tx(self, txid: str) -> TxEntry | None:
-        """A tx in any state (future, replaced, vanished too): for tests and diagnostics."""
-        return self._txs.get(txid.lower())
-
-    def block_at(self, height: int) -> BlockRecord | None:
-        """The best-chain block at ``height``, if the tip has reached it."""
-        index = height - self.base_height
-        with self.lock:
-            return self._active[index] if 0 <= index < len(self._active) else None
-
-    def block(self, block_hash: str) -> BlockRecord | None:
-        """A block by hash, including orphaned ones (``best`` is False for those)."""
-        return self._by_hash.get(block_hash.lower())
-
-    def next_best(self, rec: BlockRecord) -> str | None:
-        """The hash of the block after ``rec`` in the best chain (None at the tip)."""
-        if not rec.best:
-            return None
-        after = self.block_at(rec.height + 1)
-        return after.hash if after is not None else None
-
-    def outspend(self, txid: str, vout: int) -> tuple[TxEntry, int] | None:
-        """The tx and input index spending an output, confirmed or in the mempool."""
-        op = (txid.lower(), vout)
-        spender = self._spender(op)
-        if spender is not None:
-            return spender, spender.ins.index(op)
-        return self._mspends.get(op)
-
-    def address(self, script: bytes) -> AddressRecord | None:
-        """The history of a scriptPubKey, None if nothing seen so far touched it."""
-        history = self._hist.get(script, ())
-        mempool = self._mhist.get(script, ())
-        if not history and not mempool:
-            return None
-        return AddressRecord(script, history, mempool)
-
-    def scripthash(self, digest: bytes) -> AddressRecord | None:
-        """The history of the script whose sha256 is ``digest`` (index built on first use)."""
-        with self.lock:
-            if self._by_scripthash is None:
-                scripts = {*self._hist, *self._mhist}
-                self._by_scripthash = {script_hash(s): s for s in scripts}
-            script = self._by_scripthash.get(digest)
-            if script is None:
-                for candidate in self._mhist:  # mempool-only scripts are not indexed above
-                    if script_hash(candidate) == digest:
-                        script = candidate
-                        break
-            return self.address(script) if script is not None else None
-
-    def _sums(self, script: bytes, entries: Sequence[TxEntry]) -> Stats:
-        funded = funded_sum = spent = spent_sum = 0
-        txs = self._txs
-        for e in entries:
-            for out_script, value in e.outs:
-                if out_script == script:
-                    funded += 1
-                    funded_sum += value
-            for ptxid, pvout in e.ins:
-                out_script, value = txs[ptxid].outs[pvout]
-                if out_script == script:
-                    spent += 1
-                    spent_sum += value
-        return Stats(funded, funded_sum, spent, spent_sum, len(entries))
-
-    def chain_stats(self, rec: AddressRecord) -> Stats:
-        """Funded/spent counts and sums in the best chain (cached for long histories)."""
-        if len(rec.history) < 64:
-            return self._sums(rec.script, rec.history)
-        cached = self._stats_cache.get(rec.script)
-        if cached is not None and cached[0] == self._version:
-            return cached[1]
-        stats = self._sums(rec.script, rec.history)
-        self._stats_cache[rec.script] = (self._version, stats)
-        return stats
-
-    def mempool_stats(self, rec: AddressRecord) -> Stats:
-        return self._sums(rec.script, rec.mempool)
-
-    def history_page(
-        self, rec: AddressRecord, last_seen: str | None = None, limit: int = 25
-    ) -> list[TxEntry] | None:
-        """Confirmed history newest first, after ``last_seen``; None if it is not in it."""
-        history = rec.history
-        end = len(history)
-        if last_seen is not None:
-            seen = self._txs.get(last_seen.lower())
-            if seen is None or seen.state != CONFIRMED:
-                return None
-            end = bisect_left(history, seen.seq, key=lambda e: e.seq)
-            if end >= len(history) or history[end] is not seen:
-                return None
-        return list(history[max(0, end - limit) : end][::-1])
-
-    def utxos(self, rec: AddressRecord) -> list[tuple[TxEntry, int, int]]:
-        """Unspent outputs of ``rec``'s script (confirmed and mempool), as (tx, vout, value)."""
-        found = []
-        for e in [*rec.history, *rec.mempool]:
-            for vout, (script, value) in enumerate(e.outs):
-                if script != rec.script or _spent(e, vout) is not None:
-                    continue
-                if (e.txid, vout) not in self._mspends:
-                    found.append((e, vout, value))
-        return found
-
-    def mempool(self) -> list[TxEntry]:
-        """Mempool txs in arrival order."""
-        with self.lock:
-            return list(self._mempool.values())
-
-    def best_blocks(self) -> Iterator[BlockRecord]:
-        """The best chain, oldest first."""
-        return iter(list(self._active))
-
     def state(self) -> dict[str, object]:
         """A summary for the control API and logs."""
         with self.lock:
@@ -876,11 +557,6 @@ def _bulk() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _spent(entry: TxEntry, vout: int) -> TxEntry | None:
-    spent = entry.spent
-    return None if spent is None else spent[vout]
 
 
 def replace_prev(header: BlockHeader, prev_hash: str) -> BlockHeader:

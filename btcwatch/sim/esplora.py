@@ -13,7 +13,8 @@ from typing import Any
 from btcwatch.chain.address import script_to_address
 from btcwatch.chain.network import Network
 from btcwatch.chain.script import ScriptType, classify
-from btcwatch.sim.chain import AddressRecord, BlockRecord, SimChain, Stats, TxEntry
+from btcwatch.sim.chain import SimChain
+from btcwatch.sim.records import AddressRecord, BlockRecord, Stats, TxEntry
 
 __all__ = [
     "address_json",

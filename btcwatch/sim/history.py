@@ -23,7 +23,7 @@ from typing import overload
 
 from btcwatch.chain.tx import BlockHeader
 from btcwatch.sim.blocks import BLOCK_INTERVAL, BLOCK_VERSION, REGTEST_BITS
-from btcwatch.sim.chain import CONFIRMED, BlockRecord, Stats, TxEntry
+from btcwatch.sim.records import CONFIRMED, BlockRecord, Stats, TxEntry
 from btcwatch.sim.traffic import der_sig, encode_tx
 from btcwatch.sim.wallet import Key, unlock
 

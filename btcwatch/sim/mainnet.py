@@ -19,7 +19,8 @@ puts this chain's hashes into the reorg record.
 
 `MainnetChain` extends `SimChain` through its internal hooks (``_orphans`` chooses what a
 block mines, ``_advance_one`` moves the clock, the query methods make due traffic first), so
-a change to those hooks in `sim/chain.py` must keep this module's tests green.
+a change to those hooks in `sim/chain.py` or `sim/chain_index.py` must keep this module's tests
+green.
 """
 
 from __future__ import annotations
@@ -35,17 +36,10 @@ from btcwatch.chain.network import MAINNET, Network
 from btcwatch.chain.tx import BlockHeader
 from btcwatch.errors import InputError
 from btcwatch.sim.blocks import BLOCK_INTERVAL
-from btcwatch.sim.chain import (
-    FUTURE,
-    MEMPOOL,
-    AddressRecord,
-    MempoolMode,
-    SimChain,
-    Stats,
-    TxEntry,
-    _Plan,
-)
+from btcwatch.sim.chain import MempoolMode, SimChain
 from btcwatch.sim.history import AncientHistory, HistoryView
+from btcwatch.sim.records import FUTURE, MEMPOOL, AddressRecord, Plan, Stats, TxEntry
+from btcwatch.sim.routing import HttpError, Reply, Request
 from btcwatch.sim.scenarios.vastaamo import VastaamoScenario, vastaamo
 from btcwatch.sim.traffic import StreamTx, Traffic
 from btcwatch.sim.wallet import Key
@@ -103,7 +97,7 @@ class MainnetChain(SimChain):
         self._due = 0.0  # traffic transactions that have arrived by ``clock``
         self._made = 0  # ... of which made and put in the mempool
         self._seed = 0
-        self._stream_plan = _Plan(-1, BlockHeader(0, "00" * 32, "00" * 32, 0, 0, 0), [], False)
+        self._stream_plan = Plan(-1, BlockHeader(0, "00" * 32, "00" * 32, 0, 0, 0), [], False)
         self._ancient: dict[bytes, AncientHistory] = {}
         self._stale_at: dict[int, str] = {}  # height -> hash of the scenario's stale block
 
@@ -190,7 +184,7 @@ class MainnetChain(SimChain):
             self._sync()
         super()._advance_one()
 
-    def _connect_plan(self, plan: _Plan | None, height: int) -> None:
+    def _connect_plan(self, plan: Plan | None, height: int) -> None:
         super()._connect_plan(plan, height)
         if plan is not None and plan.stale:
             self._stale_at[height] = self.tip_hash
@@ -212,7 +206,7 @@ class MainnetChain(SimChain):
             out["reorg"] = reorg
         return out
 
-    def _orphans(self, plan: _Plan | None) -> list[TxEntry]:
+    def _orphans(self, plan: Plan | None) -> list[TxEntry]:
         found = super()._orphans(plan)
         if self.traffic is None:
             return found
@@ -386,7 +380,6 @@ def add_routes(server: SimServer) -> None:
     On the small profile ``/_sim/mempool?add=N[&seed=S]`` injects N unrelated transactions
     (sim/noise.py) so the cost of a tick can be measured against mempool traffic there too.
     """
-    from btcwatch.sim.server import HttpError, Reply, _Request
 
     def chain() -> MainnetChain:
         found = server.chain
@@ -394,7 +387,7 @@ def add_routes(server: SimServer) -> None:
             raise HttpError(400, "no traffic: serve the mainnet profile (--profile mainnet)")
         return found
 
-    def number(r: _Request, name: str) -> float | None:
+    def number(r: Request, name: str) -> float | None:
         text = r.arg(name)
         if text is None:
             return None
@@ -406,7 +399,7 @@ def add_routes(server: SimServer) -> None:
             raise HttpError(400, f"Invalid {name}")
         return value
 
-    def mempool(r: _Request) -> Reply:
+    def mempool(r: Request) -> Reply:
         if not isinstance(server.chain, MainnetChain) or server.chain.traffic is None:
             # The small profile: ``add=N[&seed=S]`` puts N unrelated transactions in its mempool.
             add, seed = number(r, "add"), number(r, "seed")
@@ -425,7 +418,7 @@ def add_routes(server: SimServer) -> None:
             c.add_mempool(int(add))
         return Reply.json(c.mempool_state())
 
-    def time(r: _Request) -> Reply:
+    def time(r: Request) -> Reply:
         c = chain()
         seconds = number(r, "seconds")
         c.advance_time(seconds or 0.0)

@@ -14,7 +14,8 @@ import random
 
 from btcwatch.chain.script import ScriptType
 from btcwatch.errors import InputError
-from btcwatch.sim.chain import CONFIRMED, SimChain
+from btcwatch.sim.chain import SimChain
+from btcwatch.sim.records import CONFIRMED
 from btcwatch.sim.wallet import ADDRESS_KINDS, Coin, build_tx, make_key
 
 __all__ = ["add_unrelated_mempool"]

@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from btcwatch.errors import BtcwatchError
+from btcwatch.sim.routing import HttpError, Reply, Request
 
 if TYPE_CHECKING:
-    from btcwatch.sim.server import SimServer, _Request
+    from btcwatch.sim.server import SimServer
 
 HOUR = 3600
 FALLBACK_USD_PER_EUR = Decimal("1.10")
@@ -101,11 +102,9 @@ def _window(server: SimServer) -> tuple[int, int]:
 
 
 def add_routes(server: SimServer) -> None:
-    """The hook `SimServer._add_routes` calls."""
+    """Register the price routes on ``server`` (one of its ``ROUTE_FAMILIES``)."""
 
-    def historical(r: _Request) -> Any:
-        from btcwatch.sim.server import HttpError, Reply
-
+    def historical(r: Request) -> Any:
         currency = (r.arg("currency") or "USD").upper()
         text = r.arg("timestamp")
         if text is None or not text.isdigit():
@@ -123,9 +122,7 @@ def add_routes(server: SimServer) -> None:
             raise HttpError(400, f"unknown currency {currency}")
         return Reply.json({"prices": [row], "exchangeRates": {"USDEUR": rate}})
 
-    def current(r: _Request) -> Any:
-        from btcwatch.sim.server import Reply
-
+    def current(r: Request) -> Any:
         _, tip = _window(server)
         quoted = _prices(server).at(tip)
         quoted.pop("_usdeur")

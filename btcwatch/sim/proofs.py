@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from btcwatch.chain.merkle import branch_for
-from btcwatch.sim.chain import TxEntry
+from btcwatch.sim.esplora_routes import tx_of
+from btcwatch.sim.records import TxEntry
+from btcwatch.sim.routing import HttpError, Reply, Request
 
 if TYPE_CHECKING:
     from btcwatch.sim.server import SimServer
@@ -27,13 +29,12 @@ def merkle_proof_json(entry: TxEntry) -> dict[str, Any] | None:
 
 
 def add_routes(server: SimServer) -> None:
-    """Register the proof routes on ``server`` (called from its ``_add_routes``)."""
-    from btcwatch.sim.server import HttpError, Reply, _Request
+    """Register the proof routes on ``server`` (one of its ``ROUTE_FAMILIES``)."""
 
-    def proof(r: _Request) -> Reply:
-        answer = merkle_proof_json(server._tx(r))
+    def proof(r: Request) -> Reply:
+        answer = merkle_proof_json(tx_of(server.chain, r))
         if answer is None:
             raise HttpError(404, "Transaction not found or not confirmed")
         return Reply.json(answer)
 
-    server._add("GET", "/tx/:txid/merkle-proof", proof)
+    server.add_route("GET", "/tx/:txid/merkle-proof", proof)

@@ -40,6 +40,7 @@ from btcwatch.chain.address import Address
 from btcwatch.errors import BtcwatchError, ConfigError
 from btcwatch.sim import esplora
 from btcwatch.sim.chain import SimChain
+from btcwatch.sim.routing import Reply, Request
 from btcwatch.sim.ws_frames import (
     CLOSE,
     PING,
@@ -55,7 +56,7 @@ from btcwatch.sim.ws_frames import (
 from btcwatch.sim.ws_news import ChainNews
 
 if TYPE_CHECKING:
-    from btcwatch.sim.server import Reply, SimServer, _Request
+    from btcwatch.sim.server import SimServer
 
 __all__ = ["MAX_ADDRESSES", "WS_PATH", "WsFault", "WsHub", "hub_of", "upgradable"]
 
@@ -377,12 +378,10 @@ def upgradable(
 
 
 def _reply(value: Any) -> Reply:
-    from btcwatch.sim.server import Reply
-
     return Reply.json(value)
 
 
-def _control(hub: WsHub, r: _Request) -> Reply:
+def _control(hub: WsHub, r: Request) -> Reply:
     """POST /_sim/ws?fault=garbage|oversized|silent|drop|refuse|none&max_addresses=N
     &track_mempool=0|1&disconnect=1."""
     fault = r.arg("fault")

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from btcwatch.sim import esplora
-from btcwatch.sim.chain import SimChain, TxEntry
+from btcwatch.sim.chain import SimChain
+from btcwatch.sim.records import TxEntry
 
 __all__ = ["ChainNews", "Subscriber"]
 

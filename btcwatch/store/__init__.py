@@ -1,5 +1,5 @@
 """SQLite storage: the only user of sqlite-utils. Every fact keeps the evidence it came from."""
 
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
 
-__all__ = ["Store", "utc_now"]
+__all__ = ["Store"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from btcwatch.case import Case, Role, WatchedAddress
 from btcwatch.errors import CaseError
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 def _case(row: dict[str, Any]) -> Case:
@@ -40,7 +41,7 @@ def insert_case(
             "title": title,
             "note": note,
             "network": network,
-            "created_at": utc_now(),
+            "created_at": now_iso(),
         }
         db.table("cases").insert(row)
     return _case(row)
@@ -73,7 +74,7 @@ def insert_addresses(store: Store, rows: Sequence[dict[str, Any]]) -> tuple[list
             if exists:
                 present.append(row["address"])
                 continue
-            db.table("addresses").insert({**row, "added_at": row.get("added_at") or utc_now()})
+            db.table("addresses").insert({**row, "added_at": row.get("added_at") or now_iso()})
             added.append(row["address"])
     return added, present
 

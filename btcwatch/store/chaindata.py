@@ -11,7 +11,8 @@ from typing import Any
 
 from btcwatch.chain.script import classify
 from btcwatch.model import BlockRef, Evidence, OutPoint, Tx, TxIn, TxOut
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 def save_evidence(store: Store, ev: Evidence, *, keep_body: bool = True) -> int:
@@ -65,7 +66,7 @@ def save_txs(
     first stored from a raw block lacked; first_seen_at and the first evidence link are kept.
     ``evidence`` is one evidence id for all, or a txid -> id mapping.
     """
-    now = utc_now()
+    now = now_iso()
     tx_rows: list[dict[str, Any]] = []
     in_rows: list[dict[str, Any]] = []
     out_rows: list[dict[str, Any]] = []

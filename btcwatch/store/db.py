@@ -18,7 +18,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -90,11 +89,6 @@ def describe_sqlite_error(exc: sqlite3.Error, path: Path | str | None) -> str | 
     if "unable to open database" in text:
         return f"cannot open database {where}"
     return None
-
-
-def utc_now() -> str:
-    """The timestamp format used in every table: ISO 8601, UTC, second precision."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Store:

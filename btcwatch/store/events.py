@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from btcwatch.event import Event, Kind
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def record_events(
 
     Returns the events that were actually new.
     """
-    now = seen_at or utc_now()
+    now = seen_at or now_iso()
     new: list[Event] = []
     with store.write() as db:
         for ev in events:
@@ -243,7 +244,7 @@ def mark_delivery(
         db.execute(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
             "updated_at = ? WHERE event_id = ? AND sink = ?",
-            ["delivered" if ok else "pending", error, utc_now(), event_id, sink],
+            ["delivered" if ok else "pending", error, now_iso(), event_id, sink],
         )
 
 

@@ -16,7 +16,8 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 __all__ = [
     "OwedFollowUp",
@@ -61,7 +62,7 @@ def queue_followups(store: Store, cases: Iterable[str], reason: str = "") -> Non
             db.execute(
                 "INSERT OR IGNORE INTO followup_queue (case_name, queued_at, reason) "
                 "VALUES (?, ?, ?)",
-                [case, utc_now(), reason],
+                [case, now_iso(), reason],
             )
 
 
@@ -114,6 +115,6 @@ def reap_stale_runs(
             db.execute(
                 "UPDATE trace_runs SET status = 'failed', finished_at = ?, summary = ? "
                 "WHERE id = ? AND status = 'running'",
-                [utc_now(), json.dumps({"error": f"abandoned: {why}"}), run_id],
+                [now_iso(), json.dumps({"error": f"abandoned: {why}"}), run_id],
             )
     return [run_id for run_id, _ in stale]

@@ -18,7 +18,8 @@ from btcwatch.model import Evidence
 from btcwatch.prices import DAY, Price, PriceLookup
 from btcwatch.prices.book import DAY_SECONDS, HOUR_SECONDS, PriceBook
 from btcwatch.store.chaindata import save_evidence
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,7 @@ def save_prices(
     new = 0
     with store.write() as db:
         evidence_id = save_evidence(store, evidence) if evidence is not None else None
-        when = fetched_at or (evidence.fetched_at if evidence is not None else utc_now())
+        when = fetched_at or (evidence.fetched_at if evidence is not None else now_iso())
         for currency, time, resolution, value, source in rows:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO price_cache (currency, time, resolution, value, source, "
@@ -157,7 +158,7 @@ def record_price_disagreement(store: Store, d: PriceDisagreement) -> bool:
                 str(d.other_value),
                 str(d.difference),
                 str(d.tolerance),
-                d.recorded_at or utc_now(),
+                d.recorded_at or now_iso(),
             ],
         )
         return bool(cursor.rowcount)

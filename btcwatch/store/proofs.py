@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 _CHUNK = 500
 
@@ -61,7 +62,7 @@ def save_header(store: Store, header: StoredHeader) -> None:
                 header.header_hex,
                 header.height_source,
                 header.evidence_id,
-                utc_now(),
+                now_iso(),
             ],
         )
 
@@ -80,7 +81,7 @@ def save_proof(store: Store, proof: StoredProof) -> None:
                 proof.raw_hex,
                 proof.source,
                 proof.evidence_id,
-                utc_now(),
+                now_iso(),
             ],
         )
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 __all__ = ["learned_rates", "save_learned_rates"]
 
@@ -32,5 +33,5 @@ def save_learned_rates(store: Store, rates: Mapping[str, float | None]) -> None:
                 db.execute(
                     "INSERT OR REPLACE INTO explorer_rates (base_url, rate, learned_at) "
                     "VALUES (?, ?, ?)",
-                    [url, rate, utc_now()],
+                    [url, rate, now_iso()],
                 )

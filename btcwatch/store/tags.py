@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
 from btcwatch.tags import Tag
+from btcwatch.timefmt import now_iso
 
 
 def save_tags(store: Store, tags: Iterable[Tag]) -> tuple[int, int]:
     """Insert tags, skipping ones already known (same address, label, source)."""
     added = present = 0
-    now = utc_now()
+    now = now_iso()
     with store.write() as db:
         for tag in tags:
             if db.table("tags").count_where(

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from btcwatch.errors import InputError
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
 from btcwatch.store.followups import this_process
+from btcwatch.timefmt import now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def start_run(
                 "sources": json.dumps(list(sources)),
                 "params": json.dumps(params, sort_keys=True),
                 "status": "running",
-                "started_at": utc_now(),
+                "started_at": now_iso(),
                 "owner_host": this_process()[0],  # so a run its process left behind is found
                 "owner_pid": this_process()[1],
             }
@@ -88,7 +89,7 @@ def finish_run(
         db.execute(
             "UPDATE trace_runs SET status = ?, requests = ?, summary = ?, finished_at = ? "
             "WHERE id = ?",
-            [status, requests, json.dumps(summary, sort_keys=True), utc_now(), run_id],
+            [status, requests, json.dumps(summary, sort_keys=True), now_iso(), run_id],
         )
 
 

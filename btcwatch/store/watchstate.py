@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from btcwatch.model import AddressStats, OutPoint
-from btcwatch.store.db import Store, utc_now
+from btcwatch.store.db import Store
+from btcwatch.timefmt import now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def address_stats(store: Store) -> dict[str, AddressStats]:
 def save_address_stats(store: Store, stats: Sequence[AddressStats]) -> None:
     from dataclasses import asdict
 
-    now = utc_now()
+    now = now_iso()
     with store.write() as db:
         db.table("address_state").upsert_all(
             [
@@ -162,7 +163,7 @@ def save_scanned(
                 "hash": block_hash,
                 "prev_hash": prev_hash,
                 "time": time,
-                "scanned_at": utc_now(),
+                "scanned_at": now_iso(),
             },
             pk="height",
         )

@@ -34,8 +34,9 @@ from typing import NamedTuple, cast
 from btcwatch.chain.script import classify
 from btcwatch.errors import InputError
 from btcwatch.model import COIN, OutPoint, Tx
+from btcwatch.money import btc
 from btcwatch.trace.coinjoin import coinjoin_of
-from btcwatch.trace.evidence import Finding, btc, payable_vouts
+from btcwatch.trace.evidence import Finding, payable_vouts
 
 __all__ = [
     "ChangeVerdict",
@@ -219,7 +220,7 @@ def _by_round_amount(tx: Tx, vouts: Sequence[int], fiat: FiatRate | None) -> lis
         fiat_figure = _fiat_round(value, fiat) if fiat is not None else None
         if step is not None:
             confidence = dict(_ROUND_STEPS)[step]
-            facts: dict[str, str | int] = {"value_sats": value, "round_to": btc(step)}
+            facts: dict[str, str | int] = {"value_sats": value, "round_to": btc(step, trim=True)}
         elif fiat is not None and fiat_figure is not None:
             confidence = 0.4
             facts = {"value_sats": value, "round_fiat": f"{fiat_figure:f} {fiat.currency}"}

@@ -26,7 +26,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from btcwatch.model import Tx
-from btcwatch.trace.evidence import Finding, btc, input_owner, payable_vouts
+from btcwatch.money import btc
+from btcwatch.trace.evidence import Finding, input_owner, payable_vouts
 
 __all__ = [
     "WASABI2_DENOMINATIONS",
@@ -214,5 +215,5 @@ def describe(finding: Finding) -> str:
     count = finding.fact("equal_outputs")
     denomination = finding.fact("denomination_sats")
     if isinstance(denomination, int) and not isinstance(denomination, bool):
-        return f"{pattern} {count} x {btc(denomination)}"
+        return f"{pattern} {count} x {btc(denomination, trim=True)}"
     return str(pattern)

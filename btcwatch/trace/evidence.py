@@ -12,23 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from btcwatch.chain.script import OP_RETURN, ScriptType, classify
 from btcwatch.errors import ParseError
-from btcwatch.model import COIN, Tx, TxIn, TxOut
+from btcwatch.model import Tx, TxIn, TxOut
+from btcwatch.money import btc
 
-__all__ = ["FactValue", "Finding", "btc", "input_owner", "output_owner", "payable_vouts"]
+__all__ = ["FactValue", "Finding", "input_owner", "output_owner", "payable_vouts"]
 
 FactValue = str | int | float | bool
-
-
-def btc(sats: int) -> str:
-    """Render satoshis as BTC text without float rounding and without trailing zeros."""
-    value = (Decimal(sats) / COIN).normalize()
-    text = format(value, "f")
-    return f"{text} BTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +110,7 @@ def _label(key: str) -> str:
 
 def _render(key: str, value: FactValue) -> str:
     if key.endswith("_sats") and isinstance(value, int) and not isinstance(value, bool):
-        return btc(value)
+        return btc(value, trim=True)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -34,6 +34,7 @@ from btcwatch.store.prices import (
     record_price_disagreement,
     save_prices,
 )
+from btcwatch.timefmt import utc_now
 
 DEFAULT_TOLERANCE = Decimal("0.02")
 CURRENCIES = ("EUR", "USD")
@@ -88,7 +89,7 @@ class Valuer:
         sources: Sequence[PriceSource] | None = None,
         table: PriceLookup | None = None,
         ecb: EcbRates | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.store = store

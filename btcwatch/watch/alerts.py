@@ -45,7 +45,7 @@ import httpx
 
 from btcwatch.config import SmtpSettings
 from btcwatch.errors import ConfigError
-from btcwatch.money import format_btc
+from btcwatch.money import btc
 from btcwatch.store import Store
 from btcwatch.store.events import OutboxItem, StoredEvent, mark_delivery, pending_outbox
 
@@ -83,7 +83,7 @@ def summary_line(alert: dict[str, Any]) -> str:
     if alert.get("address"):
         parts.append(alert["address"])
     if alert.get("value_sat") is not None:
-        parts.append(f"{format_btc(alert['value_sat'])} BTC")
+        parts.append(btc(alert["value_sat"]))
         eur = ((alert.get("details") or {}).get("fiat") or {}).get("EUR") or {}
         if eur.get("value"):
             parts.append(f"({eur['value']} EUR)")

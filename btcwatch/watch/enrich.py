@@ -10,13 +10,14 @@ source could give is ``null`` with a ``note``, and is filled in on a later cycle
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from btcwatch.errors import BtcwatchError
 from btcwatch.event import Event, Kind
 from btcwatch.money import format_btc, match_payment, parse_demand
 from btcwatch.prices import PriceLookup
+from btcwatch.timefmt import iso_utc
 
 TIME_SOURCES = {
     "block": "block time",
@@ -38,7 +39,7 @@ def enrich_payment(
         return event
     details: dict[str, Any] = dict(event.details)
     details["value_btc"] = format_btc(event.value_sat)
-    details["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    details["time"] = iso_utc(when)
     if time_source is not None:
         details["time_source"] = TIME_SOURCES.get(time_source, time_source)
     if prices is not None:

@@ -92,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     bundle = tmp / "bundle"
     with pytest.MonkeyPatch.context() as mp:
         for module in CLOCKED:
-            mp.setattr(f"btcwatch.store.{module}.utc_now", lambda: FIXED)
+            mp.setattr(f"btcwatch.store.{module}.now_iso", lambda: FIXED)
         with SimServer(SimChain.from_scenario(scenario, tip="end")) as server:
             original = _session(tmp / "a.db", server.url, addresses, tags)
             made = cli(

@@ -8,7 +8,8 @@ import pytest
 from tracedata import esplora_random
 
 from btcwatch.errors import ParseError
-from btcwatch.trace.evidence import Finding, btc, input_owner, output_owner, payable_vouts
+from btcwatch.money import btc as money_btc
+from btcwatch.trace.evidence import Finding, input_owner, output_owner, payable_vouts
 
 
 def test_round_trip_through_json() -> None:
@@ -30,6 +31,11 @@ def test_explain_renders_sats_as_btc_on_one_line() -> None:
     text = finding.explain()
     assert text == "optimal_change: tx:1 is change (60%) — value=0.01511375 BTC"
     assert "\n" not in text
+
+
+def btc(sats: int) -> str:
+    """How findings render an amount: the one BTC formatter, short form."""
+    return money_btc(sats, trim=True)
 
 
 def test_btc_rendering_has_no_float_noise() -> None:
