@@ -29,6 +29,7 @@ from typing import Any
 
 from bench_watch_cost import CASE, SimProcess, Table, fmt_int, make_case, watch_once
 
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.factory import make_provider
 from btcwatch.store import Store
 from btcwatch.store.tags import save_tags
@@ -60,7 +61,7 @@ def _trace(db: Path, url: str, rate: float, case: str | None, targets: Sequence[
     box: list[TraceRun] = []
 
     async def go() -> None:  # returns None: asyncio.run on 3.11 repr()s what it returns
-        provider = make_provider(url, rate=rate)
+        provider = make_provider(url, HttpOptions(rate=rate))
         started = time.perf_counter()
         try:
             with Store.open(db) as store:

@@ -15,6 +15,7 @@ from btcwatch.providers import (
     BlockchainInfoProvider,
     Capability,
     EsploraProvider,
+    HttpOptions,
     ProviderPool,
     make_pool,
     make_provider,
@@ -63,17 +64,19 @@ def test_urls() -> None:
     assert _throttle(own) == (10, 1.0)
     sim = make_provider("http://127.0.0.1:4321/api", network=REGTEST)
     assert _throttle(sim) is None and sim.network == REGTEST and sim.name == "127.0.0.1:4321"
-    assert _throttle(make_provider("mempool", rate=math.inf)) is None
-    assert _throttle(make_provider("mempool", rate=0.5)) == (1, 2.0)
+    assert _throttle(make_provider("mempool", HttpOptions(rate=math.inf))) is None
+    assert _throttle(make_provider("mempool", HttpOptions(rate=0.5))) == (1, 2.0)
     with pytest.raises(ConfigError, match="rate must be positive"):
-        make_provider("mempool", rate=0)
+        make_provider("mempool", HttpOptions(rate=0))
 
 
 def test_onion_needs_a_proxy() -> None:
     onion = "http://explorerzydxu5ecjrkwceayqybizmpjjznk5izmitf2modhcusuqlid.onion/api"
     with pytest.raises(ConfigError, match="give a proxy"):
         make_provider(onion)
-    assert make_provider(onion, proxy="socks5h://127.0.0.1:9050").name.endswith(".onion")
+    assert make_provider(onion, HttpOptions(proxy="socks5h://127.0.0.1:9050")).name.endswith(
+        ".onion"
+    )
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
@@ -112,10 +115,12 @@ def test_make_pool_shares_transport_and_evidence() -> None:
 
     pool = make_pool(
         ["mempool", "blockstream"],
-        transport=httpx.MockTransport(handler),
-        on_evidence=records.append,
-        rate=math.inf,
-        sleep=no_wait,
+        HttpOptions(
+            transport=httpx.MockTransport(handler),
+            on_evidence=records.append,
+            rate=math.inf,
+            sleep=no_wait,
+        ),
     )
     assert isinstance(pool, ProviderPool) and pool.name == "mempool.space+blockstream.info"
 
@@ -135,10 +140,13 @@ def test_exported_members() -> None:
     modules = {
         "base",
         "blockchain_info",
+        "blockchain_info_parse",
         "esplora",
+        "esplora_parse",
         "esplora_raw",
         "esplora_ws",
         "factory",
+        "http_provider",
         "pool",
         "prices",
         "replay",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.sim.server import Reply
 from btcwatch.store import Store
@@ -40,7 +41,9 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
         server.handle = handle  # type: ignore[method-assign]
 
         def tick() -> WatchRun:
-            run = WatchRun(WatchOptions("v", "address"), alerts=[], explorers=[server.url])
+            run = WatchRun(
+                WatchOptions("v", "address"), alerts=[], pool=PoolSettings(explorers=(server.url,))
+            )
             run_watch(db, run)
             return run
 
