@@ -48,7 +48,7 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
             return run
 
         first = tick()
-        assert first.learned == {}  # nothing known before the first tick
+        assert first.pool.learned == {}  # nothing known before the first tick
         assert limited  # it ran into the limit ...
         with Store.open(db) as store:
             rates = learned_rates(store)
@@ -60,7 +60,7 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
         for _ in range(4):
             limited.clear()
             later = tick()
-            assert later.learned == {server.url: paces[-1]}  # starts where the last one ended
+            assert later.pool.learned == {server.url: paces[-1]}  # starts where the last one ended
             with Store.open(db) as store:
                 paces.append(learned_rates(store)[server.url])
             if not limited:
