@@ -1,9 +1,10 @@
 """Tracing the simulated Vastaamo case: requests per traced tx, cache, and the rate-limit floor.
 
-Each trace runs with the provider's own rate limit set (``make_provider(url, rate=R)``), so its
-wall time can be compared with the floor the limit imposes: requests / R seconds. A ratio near
-1 means the tracer is waiting on the limit, not on itself. Then the same trace runs again on
-the same database: confirmed transactions come from the store, so it should fetch ~0.
+Each trace runs with the provider's own rate limit set
+(``make_provider(url, HttpOptions(rate=R))``), so its wall time can be compared with the floor
+the limit imposes: requests / R seconds. A ratio near 1 means the tracer is waiting on the
+limit, not on itself. Then the same trace runs again on the same database: confirmed
+transactions come from the store, so it should fetch ~0.
 
 Two starting points:
   cold         an empty database; the trace starts from the mined ransom payments given as
