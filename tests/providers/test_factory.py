@@ -16,9 +16,11 @@ from btcwatch.providers import (
     Capability,
     EsploraProvider,
     HttpOptions,
+    PoolSettings,
     ProviderPool,
     make_pool,
     make_provider,
+    open_pool,
     parse_explorer_list,
 )
 
@@ -152,3 +154,52 @@ def test_exported_members() -> None:
         "replay",
     }
     assert set(providers.__all__) == public - modules
+
+
+def test_open_pool_builds_from_one_settings_value() -> None:
+    """Network, rate, learned pace and cross-checking reach the pool and every member."""
+    settings = PoolSettings(
+        ("mempool", "blockstream"),
+        network="testnet",
+        rate=0.5,
+        cross_check=True,
+        learned={"https://mempool.space/testnet/api": 0.25},
+    )
+    pool = open_pool(settings)
+    assert pool.cross_check and pool.network == TESTNET
+    assert [_throttle(p) for p in pool.providers] == [(1, 2.0), (1, 2.0)]
+    assert pool.learned_rates() == {
+        "https://mempool.space/testnet/api": 0.25,
+        "https://blockstream.info/testnet/api": None,
+    }
+
+
+def test_open_pool_hands_retries_transport_and_evidence_to_every_member() -> None:
+    records: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "mempool.space":
+            return httpx.Response(503)
+        return httpx.Response(200, json=["cd" * 32])
+
+    settings = PoolSettings(
+        ("mempool", "blockstream"),
+        rate=math.inf,
+        retries=2,
+        transport=httpx.MockTransport(handler),
+    )
+    pool = open_pool(settings, records.append)
+
+    async def go() -> list[str]:
+        async with pool:
+            return await pool.mempool_txids()
+
+    assert asyncio.run(go()) == ["cd" * 32]
+    assert pool.requests == 3 and len(records) == 3  # 2 tries at mempool.space, then 1
+
+
+def test_a_provider_resolves_an_unset_rate_to_its_own_default() -> None:
+    assert _throttle(EsploraProvider("http://x.test/api")) == (5, 1.0)
+    assert _throttle(EsploraProvider("http://x.test/api", HttpOptions(rate=math.inf))) is None
+    assert _throttle(BlockchainInfoProvider()) == (1, 10.0)
+    assert _throttle(BlockchainInfoProvider(options=HttpOptions(rate=2.0))) == (2, 1.0)
