@@ -27,6 +27,7 @@ from bench_watch_cost import CASE, SimProcess, Table, fmt_int, make_case, watch_
 
 from btcwatch.prices import PriceTable
 from btcwatch.proofs import ProofRun, ensure_proofs
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.factory import make_provider
 from btcwatch.report.bundle import case_txids, write_bundle
 from btcwatch.store import Store
@@ -48,7 +49,7 @@ def _prove(db: Path, url: str) -> tuple[ProofRun, ProofRun, int, int, int]:
 
     async def go() -> None:
         log = EvidenceLog()
-        provider = make_provider(url, rate=math.inf, on_evidence=log)
+        provider = make_provider(url, HttpOptions(rate=math.inf, on_evidence=log))
         try:
             with Store.open(db) as store:
                 # what the watch stored first (block mode: from its raw blocks), then the trace

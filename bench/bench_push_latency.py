@@ -38,6 +38,7 @@ from benchlib import Profile, SimProcess, Table, make_case  # noqa: E402
 from btcwatch.chain.script import p2wpkh  # noqa: E402
 from btcwatch.chain.tx import RawTx, RawTxIn, RawTxOut  # noqa: E402
 from btcwatch.event import Kind  # noqa: E402
+from btcwatch.providers import PoolSettings  # noqa: E402
 from btcwatch.watch.runner import CycleReport, WatchOptions  # noqa: E402
 from btcwatch.watch.service import WatchRun, run_watch  # noqa: E402
 
@@ -140,7 +141,7 @@ def run(samples: int = 20, profile: Profile = "mainnet") -> Table:
             WatchOptions("bench", "auto"),
             alerts=[f"jsonl:{Path(tmp) / 'alerts.jsonl'}"],
             interval=INTERVAL,
-            explorers=[sim.url],
+            pool=PoolSettings(explorers=(sim.url,)),
         )
         thread = threading.Thread(target=driver.drive, args=(watch,), name="bench-push-driver")
         stop, arrived = threading.Event(), list[int]()

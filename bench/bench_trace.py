@@ -1,9 +1,10 @@
 """Tracing the simulated Vastaamo case: requests per traced tx, cache, and the rate-limit floor.
 
-Each trace runs with the provider's own rate limit set (``make_provider(url, rate=R)``), so its
-wall time can be compared with the floor the limit imposes: requests / R seconds. A ratio near
-1 means the tracer is waiting on the limit, not on itself. Then the same trace runs again on
-the same database: confirmed transactions come from the store, so it should fetch ~0.
+Each trace runs with the provider's own rate limit set
+(``make_provider(url, HttpOptions(rate=R))``), so its wall time can be compared with the floor
+the limit imposes: requests / R seconds. A ratio near 1 means the tracer is waiting on the
+limit, not on itself. Then the same trace runs again on the same database: confirmed
+transactions come from the store, so it should fetch ~0.
 
 Two starting points:
   cold         an empty database; the trace starts from the mined ransom payments given as
@@ -29,6 +30,7 @@ from typing import Any
 
 from bench_watch_cost import CASE, SimProcess, Table, fmt_int, make_case, watch_once
 
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.factory import make_provider
 from btcwatch.store import Store
 from btcwatch.store.tags import save_tags
@@ -60,7 +62,7 @@ def _trace(db: Path, url: str, rate: float, case: str | None, targets: Sequence[
     box: list[TraceRun] = []
 
     async def go() -> None:  # returns None: asyncio.run on 3.11 repr()s what it returns
-        provider = make_provider(url, rate=rate)
+        provider = make_provider(url, HttpOptions(rate=rate))
         started = time.perf_counter()
         try:
             with Store.open(db) as store:

@@ -23,6 +23,7 @@ import httpx
 from btcwatch.chain.address import script_to_address
 from btcwatch.chain.network import MAINNET
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.sim.mainnet import mainnet_chain, mainnet_scenario
 from btcwatch.store import Store
@@ -212,5 +213,5 @@ def watch_once(
     db: Path, url: str, mode: str, from_height: int | None = None, mempool: str = "hot"
 ) -> CycleReport:
     options = WatchOptions(CASE, mode, from_height=from_height, mempool=mempool)
-    reports = run_watch(db, WatchRun(options, alerts=[], explorers=[url]))
+    reports = run_watch(db, WatchRun(options, alerts=[], pool=PoolSettings(explorers=(url,))))
     return reports[-1]

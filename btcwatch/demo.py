@@ -35,7 +35,7 @@ from btcwatch.followup import follow_up
 from btcwatch.intake import create_case, import_files
 from btcwatch.prices import PriceTable
 from btcwatch.proofs import ensure_proofs
-from btcwatch.providers.factory import make_provider
+from btcwatch.providers.factory import PoolSettings, open_pool
 from btcwatch.report import build_report, render_report, write_bundle
 from btcwatch.report.bundle import case_txids
 from btcwatch.resources import data_file
@@ -103,7 +103,7 @@ async def replay(
     # its answers archived as evidence), the bundled table behind it: no internet needed.
     prices = Valuer(PriceSettings((url, "offline")), store)
     sinks = [StreamSink()]
-    provider = make_provider(url, rate=math.inf, on_evidence=log)
+    provider = open_pool(PoolSettings((url,), rate=math.inf), log)
     cycles = 0
     try:
         end = chain.last_planned_height

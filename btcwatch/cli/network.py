@@ -12,9 +12,8 @@ import typer
 from btcwatch.chain.network import MAINNET, network_by_name
 from btcwatch.config import Settings
 from btcwatch.errors import ConfigError, InputError
-from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
-from btcwatch.providers.factory import make_pool
+from btcwatch.providers.factory import PoolSettings, open_pool
 from btcwatch.providers.replay import PREFIX, Recorded, replay_provider
 from btcwatch.report.bundle import DATABASE, META
 from btcwatch.store.evidence import EvidenceLog
@@ -31,6 +30,20 @@ ExplorerOption = typer.Option([], "--explorer", help=EXPLORER_HELP)
 ProxyOption = typer.Option(None, "--proxy", help=PROXY_HELP)
 
 
+def pool_settings(
+    settings: Settings, *, cross_check: bool = False, explorers: Sequence[str] = ()
+) -> PoolSettings:
+    """What the config and flags say about explorers, as the one value `open_pool` takes."""
+    return PoolSettings(
+        explorers=tuple(explorers or settings.explorers),
+        network=settings.network,
+        proxy=settings.proxy,
+        rate=settings.rate,
+        retries=settings.retries,
+        cross_check=cross_check,
+    )
+
+
 def open_provider(
     settings: Settings,
     log: EvidenceLog,
@@ -45,15 +58,7 @@ def open_provider(
         if len(specs) > 1:
             raise ConfigError("--explorer replay:BUNDLE answers alone; give no other explorer")
         return open_replay(Path(replays[0].removeprefix(PREFIX)), log)
-    return make_pool(
-        list(explorers or settings.explorers),
-        network=network_by_name(settings.network),
-        proxy=settings.proxy,
-        on_evidence=log,
-        rate=settings.rate,
-        cross_check=cross_check,
-        retry=RetryPolicy(max_tries=settings.retries),
-    )
+    return open_pool(pool_settings(settings, cross_check=cross_check, explorers=specs), log)
 
 
 def open_replay(bundle: Path, log: EvidenceLog) -> Provider:

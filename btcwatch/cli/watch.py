@@ -19,7 +19,7 @@ from btcwatch.cli.context import (
     state,
     table,
 )
-from btcwatch.cli.network import ExplorerOption, ProxyOption, replay_factory
+from btcwatch.cli.network import ExplorerOption, ProxyOption, pool_settings, replay_factory
 from btcwatch.cli.prices import PricesOption, price_settings, refresh_case_fiat
 from btcwatch.errors import BtcwatchError, CaseError, InputError
 from btcwatch.event import Kind
@@ -150,12 +150,7 @@ def watch(
         after_cycle=after_cycle if follow else None,
         alerts=alert or ["stderr"],
         interval=interval,
-        explorers=settings.explorers,
-        proxy=settings.proxy,
-        cross_check=cross_check,
-        rate=settings.rate,
-        retries=settings.retries,
-        network=settings.network,
+        pool=pool_settings(settings, cross_check=cross_check),
         prices=price_settings(settings, prices),
         push=push,
     )

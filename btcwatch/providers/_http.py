@@ -26,6 +26,8 @@ Design notes (why it is this way):
 - Evidence: every response, whatever its status, becomes a `model.Evidence` handed to
   ``on_evidence``; the body is hashed as httpx delivers it (Content-Encoding removed), i.e. the
   document a third party gets by asking the same URL.
+- One `HttpOptions` value carries all of the above from the CLI down to every client (as httpx
+  passes one ``Timeout`` and one transport), instead of a dozen keywords on every layer.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random as random_module
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -64,6 +67,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "EvidenceSink",
     "HttpClient",
+    "HttpOptions",
     "RetryPolicy",
     "capture_evidence",
     "public_proxy_url",
@@ -107,6 +111,30 @@ class RetryPolicy:
         """Wait after the ``failures``-th failed attempt; ``rnd`` is uniform in [0, 1)."""
         wait = min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
         return wait * (1.0 + self.jitter * rnd)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """How to talk to explorers, the same for every one of them in a run.
+
+    ``rate`` is requests per second: None lets each explorer (or the provider class) use its
+    own default, ``math.inf`` means no limit. ``learned`` maps a base URL to the pace learned
+    from 429s by an earlier run, to start at (`HttpClient.learned_rate`). ``transport``
+    replaces the network (tests, replays) and excludes ``proxy``.
+    """
+
+    transport: httpx.AsyncBaseTransport | None = None
+    proxy: str | None = None
+    rate: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Sleep = asyncio.sleep
+    clock: Callable[[], datetime] = utc_now
+    random: Callable[[], float] | None = None
+    on_evidence: EvidenceSink | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
+    learned: Mapping[str, float] = field(default_factory=dict)
 
 
 # Evidence collectors of the running task (and the tasks it starts): see capture_evidence.
@@ -232,48 +260,37 @@ class _Answer:
 
 
 class HttpClient:
-    """GET with throttle, retry, proxy and evidence capture, for one provider."""
+    """GET with throttle, retry, proxy and evidence capture, for one provider.
 
-    def __init__(
-        self,
-        provider: str,
-        base_url: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        proxy: str | None = None,
-        rate: float | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        clock: Callable[[], datetime] = utc_now,
-        random: Callable[[], float] | None = None,
-        on_evidence: EvidenceSink | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        timeout: float = DEFAULT_TIMEOUT,
-        deadline: float = DEFAULT_DEADLINE,
-        start_rate: float | None = None,
-    ) -> None:
-        if deadline <= 0:
-            raise ConfigError(f"request deadline must be positive, not {deadline}")
-        if transport is not None and proxy is not None:
+    ``options.rate`` None or ``math.inf``: no limit (a provider resolves None to its default
+    before it builds the client).
+    """
+
+    def __init__(self, provider: str, base_url: str, options: HttpOptions | None = None) -> None:
+        opts = options or HttpOptions()
+        if opts.deadline <= 0:
+            raise ConfigError(f"request deadline must be positive, not {opts.deadline}")
+        if opts.transport is not None and opts.proxy is not None:
             raise ConfigError("give a transport or a proxy, not both (a transport bypasses it)")
         self.provider = provider
         self.base_url = check_base_url(base_url)
-        self.proxy = None if proxy is None else check_proxy(proxy)
-        self.retry = retry or RetryPolicy()
+        self.proxy = None if opts.proxy is None else check_proxy(opts.proxy)
+        self.retry = opts.retry
         self.requests = 0
         self.last_evidence: Evidence | None = None
-        self.deadline = deadline
+        self.deadline = opts.deadline
+        rate = None if opts.rate is None or math.isinf(opts.rate) else opts.rate
         self._throttler = throttler_for(rate)
-        self.pace = AdaptiveRate(rate, start_rate)
-        self._sleep = sleep
-        self._clock = clock
-        self._random = random or random_module.Random().random
-        self._on_evidence = on_evidence
+        self.pace = AdaptiveRate(rate, opts.learned.get(self.base_url))
+        self._sleep = opts.sleep
+        self._clock = opts.clock
+        self._random = opts.random or random_module.Random().random
+        self._on_evidence = opts.on_evidence
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=opts.transport,
             proxy=self.proxy,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            headers={"User-Agent": user_agent, "Accept": "*/*"},
+            timeout=httpx.Timeout(opts.timeout, connect=min(opts.timeout, 15.0)),
+            headers={"User-Agent": opts.user_agent, "Accept": "*/*"},
             follow_redirects=False,
             trust_env=False,
         )

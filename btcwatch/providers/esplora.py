@@ -1,20 +1,14 @@
 """Esplora (blockstream.info, mempool.space, self-hosted electrs, btcwatch's simulator).
 
-``parse_*`` are pure: Esplora JSON in, `btcwatch.model` values out, BadResponse on anything
-malformed. `EsploraProvider` only builds URLs, checks that the answer is about what was asked,
-and pages. Addresses are rendered by btcwatch from the script (see `base.output_address`).
+`EsploraProvider` only builds URLs, checks that the answer is about what was asked, and pages;
+the pure JSON parsers are in `esplora_parse`, the client plumbing in `HttpProvider`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable, Container, Sequence
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from btcwatch.chain.block import parse_header
 from btcwatch.chain.merkle import MerkleBranch, parse_esplora_proof
@@ -32,60 +26,38 @@ from btcwatch.errors import (
 from btcwatch.model import (
     AddressStats,
     BlockInfo,
-    BlockRef,
-    Evidence,
-    OutPoint,
     OutSpend,
     Tip,
     Tx,
-    TxIn,
-    TxOut,
     is_txid,
 )
-from btcwatch.providers._http import (
-    DEFAULT_TIMEOUT,
-    DEFAULT_USER_AGENT,
-    EvidenceSink,
-    HttpClient,
-    RetryPolicy,
-    Sleep,
-    decode_text,
-    utc_now,
-)
+from btcwatch.providers._http import HttpOptions, decode_text
 from btcwatch.providers.base import (
-    MAX_SATS,
-    U32,
     Capability,
     Field,
     History,
-    Provider,
     check_address,
     check_block_hash,
     check_height,
     check_txid,
     gather_limited,
-    output_address,
     unique,
-    with_url,
 )
+from btcwatch.providers.esplora_parse import (
+    parse_address_stats,
+    parse_block,
+    parse_outspends,
+    parse_outspends_batch,
+    parse_tx,
+    parse_txids,
+)
+from btcwatch.providers.http_provider import HttpProvider
 
-__all__ = [
-    "CHAIN_PAGE_SIZE",
-    "OUTSPENDS_BATCH_SIZE",
-    "EsploraProvider",
-    "parse_address_stats",
-    "parse_block",
-    "parse_outspends",
-    "parse_outspends_batch",
-    "parse_status",
-    "parse_tx",
-    "parse_txids",
-]
+__all__ = ["CHAIN_PAGE_SIZE", "OUTSPENDS_BATCH_SIZE", "EsploraProvider"]
 
 CHAIN_PAGE_SIZE = 25  # confirmed txs per /address/:a/txs/chain page (Esplora's contract)
 OUTSPENDS_BATCH_SIZE = 50  # txids per mempool.space /txs/outspends request
 DEFAULT_RATE = 5.0  # requests per second when the caller does not say (see factory.py)
-NULL_TXID = "0" * 64
 _TIP_CACHE = 64
 
 # Size caps per endpoint (bytes), enforced while the body streams in: an explorer that sends
@@ -104,146 +76,6 @@ MAX_HISTORY_PAGE = 5 * MIB  # 25 txs (or 50 unconfirmed ones)
 MAX_MEMPOOL_TXIDS = 64 * MIB  # the whole mainnet mempool's txids in a backlog
 MAX_MERKLE_PROOF = 16 * KIB  # ~14 hashes for a 10,000-tx block
 MAX_HEADER = 1 * KIB  # 80 bytes as hex
-
-# --- pure parsers ------------------------------------------------------------------------
-
-
-def parse_status(status: Field) -> BlockRef | None:
-    """A tx ``status`` (or an outspend's): None while unconfirmed."""
-    if not status["confirmed"].as_bool():
-        return None
-    return BlockRef(
-        height=status["block_height"].as_int(),
-        hash=status["block_hash"].as_txid(),
-        time=status["block_time"].as_int(),
-    )
-
-
-def _parse_txout(out: Field, network: Network) -> TxOut:
-    script = out["scriptpubkey"].as_hex()
-    claimed = out.get("scriptpubkey_address")
-    address = output_address(script, None if claimed is None else claimed.as_str(), network, out)
-    return TxOut(value=out["value"].as_int(0, MAX_SATS), script=script, address=address)
-
-
-def _parse_txin(vin: Field, network: Network) -> TxIn:
-    sequence = vin["sequence"].as_int(0, U32)
-    flag = vin.get("is_coinbase")
-    prev_txid = vin["txid"].as_txid()
-    prev_vout = vin["vout"].as_int(0, U32)
-    coinbase = flag.as_bool() if flag is not None else (prev_txid == NULL_TXID and prev_vout == U32)
-    if coinbase:
-        return TxIn(prevout=None, sequence=sequence)
-    if not vin.has("prevout"):
-        raise vin.fail("has no 'prevout'")
-    prevout = vin.get("prevout")
-    if prevout is None:  # explicit null: the server did not resolve it
-        return TxIn(OutPoint(prev_txid, prev_vout), sequence)
-    spent = _parse_txout(prevout, network)
-    return TxIn(
-        prevout=OutPoint(prev_txid, prev_vout),
-        sequence=sequence,
-        prev_value=spent.value,
-        prev_script=spent.script,
-        prev_address=spent.address,
-    )
-
-
-def parse_tx(obj: object, network: Network = MAINNET, *, provider: str = "esplora") -> Tx:
-    """An Esplora tx object (``/tx/:txid``, address and block tx lists) as a `Tx`.
-
-    A ``fee`` that disagrees with the prevout values is an inconsistent body (BadResponse).
-    """
-    tx = Field(obj, "tx", provider)
-    inputs = tuple(_parse_txin(v, network) for v in tx["vin"].items())
-    outputs = tuple(_parse_txout(v, network) for v in tx["vout"].items())
-    if not inputs or not outputs:
-        raise tx.fail("has no inputs or no outputs")
-    size, weight = tx.get("size"), tx.get("weight")
-    parsed = Tx(
-        txid=tx["txid"].as_txid(),
-        version=tx["version"].as_int(-(2**31), U32),
-        locktime=tx["locktime"].as_int(0, U32),
-        inputs=inputs,
-        outputs=outputs,
-        block=parse_status(tx["status"]),
-        size=None if size is None else size.as_int(1),
-        weight=None if weight is None else weight.as_int(1),
-    )
-    fee = tx.get("fee")
-    if fee is not None and parsed.fee is not None and fee.as_int(0) != parsed.fee:
-        raise fee.fail(f"is {fee.value} but inputs minus outputs is {parsed.fee}")
-    return parsed
-
-
-def _parse_outspend(item: Field) -> OutSpend:
-    if not item["spent"].as_bool():
-        return OutSpend(spent=False)
-    status = item.get("status")
-    return OutSpend(
-        spent=True,
-        txid=item["txid"].as_txid(),
-        vin=item["vin"].as_int(0, U32),
-        block=None if status is None else parse_status(status),
-    )
-
-
-def parse_outspends(obj: object, *, provider: str = "esplora") -> list[OutSpend]:
-    """``/tx/:txid/outspends``: one entry per output, in output order."""
-    return [_parse_outspend(item) for item in Field(obj, "outspends", provider).items()]
-
-
-def parse_outspends_batch(
-    obj: object, txids: Sequence[str], *, provider: str = "esplora"
-) -> dict[str, list[OutSpend]]:
-    """mempool.space ``/txs/outspends?txids=a,b``: a list of outspend lists in txid order."""
-    lists = Field(obj, "outspends", provider).items()
-    if len(lists) != len(txids):
-        raise BadResponse(
-            f"bad response: {len(lists)} outspend lists for {len(txids)} txids", provider=provider
-        )
-    return {
-        txid: [_parse_outspend(item) for item in entry.items()]
-        for txid, entry in zip(txids, lists, strict=True)
-    }
-
-
-def _stats(f: Field, prefix: str) -> dict[str, int]:
-    names = ("funded_txo_count", "funded_txo_sum", "spent_txo_count", "spent_txo_sum", "tx_count")
-    return {prefix + n: f[n].as_int() for n in names}
-
-
-def parse_address_stats(obj: object, *, provider: str = "esplora") -> AddressStats:
-    """``/address/:a``: confirmed (chain_stats) and mempool (mempool_stats) summaries."""
-    f = Field(obj, "address", provider)
-    address = f["address"].as_str()
-    return AddressStats(
-        address=address,
-        **_stats(f["chain_stats"], ""),
-        **_stats(f["mempool_stats"], "mempool_"),
-    )
-
-
-def parse_block(obj: object, *, provider: str = "esplora") -> BlockInfo:
-    """``/block/:hash`` (and each entry of ``/blocks``)."""
-    f = Field(obj, "block", provider)
-    prev = f.get("previousblockhash")
-    return BlockInfo(
-        height=f["height"].as_int(),
-        hash=f["id"].as_txid(),
-        prev_hash=None if prev is None else prev.as_txid(),
-        time=f["timestamp"].as_int(),
-        tx_count=f["tx_count"].as_int(1) if f.has("tx_count") else None,
-    )
-
-
-def parse_txids(obj: object, *, what: str = "txids", provider: str = "esplora") -> list[str]:
-    return [item.as_txid() for item in Field(obj, what, provider).items()]
-
-
-def parse_hash_text(text: str, *, what: str = "hash", provider: str = "esplora") -> str:
-    return Field(text, what, provider).as_txid()
-
 
 # Decoders run inside the HTTP retry loop: a ValueError there (a body cut short, a hash of the
 # wrong length) makes that attempt count as failed and retried, like a 5xx.
@@ -289,47 +121,25 @@ def _involves(tx: Tx, address: str) -> bool:
 # --- the provider ------------------------------------------------------------------------
 
 
-class EsploraProvider(Provider):
-    """Any server speaking the Esplora HTTP API, given its base URL (…/api)."""
+class EsploraProvider(HttpProvider):
+    """Any server speaking the Esplora HTTP API, given its base URL (…/api).
+
+    ``batch_outspends`` None: try mempool.space's batch endpoint and stop using it if the
+    server lacks it.
+    """
+
+    default_rate = DEFAULT_RATE
 
     def __init__(
         self,
         base_url: str,
+        options: HttpOptions | None = None,
         *,
         name: str | None = None,
         network: Network = MAINNET,
-        transport: httpx.AsyncBaseTransport | None = None,
-        rate: float | None = DEFAULT_RATE,
-        max_tries: int = 5,
-        retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        clock: Callable[[], datetime] = utc_now,
-        random: Callable[[], float] | None = None,
-        proxy: str | None = None,
-        on_evidence: EvidenceSink | None = None,
         batch_outspends: bool | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        timeout: float = DEFAULT_TIMEOUT,
-        start_rate: float | None = None,
     ) -> None:
-        self.name = name or urlsplit(base_url).netloc or base_url
-        self.network = network
-        self._http = HttpClient(
-            self.name,
-            base_url,
-            transport=transport,
-            proxy=proxy,
-            rate=rate,
-            retry=retry or RetryPolicy(max_tries=max_tries),
-            sleep=sleep,
-            clock=clock,
-            random=random,
-            on_evidence=on_evidence,
-            user_agent=user_agent,
-            timeout=timeout,
-            start_rate=start_rate,
-        )
-        # None: try mempool.space's batch endpoint and stop using it if the server lacks it.
+        super().__init__(name or urlsplit(base_url).netloc or base_url, base_url, network, options)
         self._batch = batch_outspends
         self._heights: dict[str, int] = {}  # block hash -> height, to answer tip() in 1 request
         self.capabilities = self._capabilities()
@@ -353,33 +163,6 @@ class EsploraProvider(Provider):
         if self._batch is False:
             caps.discard(Capability.OUTSPENDS_BATCH)
         return frozenset(caps)
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    @property
-    def requests(self) -> int:
-        return self._http.requests
-
-    @property
-    def last_evidence(self) -> Evidence | None:
-        return self._http.last_evidence
-
-    def learned_rates(self) -> dict[str, float | None]:
-        return {self._http.base_url: self._http.learned_rate}
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _json(
-        self, path: str, parse: Callable[[Any], Any], max_bytes: int, **params: str
-    ) -> Any:
-        value = await self._http.get_json(path, params or None, max_bytes=max_bytes)
-        try:
-            return parse(value)
-        except ProviderError as exc:  # BadResponse, or NotFound decided from the body
-            raise with_url(exc, self._http.url(path)) from None
 
     # blocks -----------------------------------------------------------------------------
 
@@ -598,11 +381,10 @@ class EsploraProvider(Provider):
             page = await self._tx_list(path, addr)
             add(page)
             if page and len(found) == before:
-                raise BadResponse(
-                    "bad response: the next history page repeats txs already seen"
+                raise self._bad(
+                    path,
+                    "the next history page repeats txs already seen"
                     " (server ignored last_seen_txid); history is incomplete",
-                    provider=self.name,
-                    url=self._http.url(path),
                 )
         return History(found.values(), pages=pages)
 
@@ -618,8 +400,4 @@ class EsploraProvider(Provider):
         return txids
 
     def _mismatch(self, path: str, got: str) -> BadResponse:
-        return BadResponse(
-            f"bad response: asked for {path} but got {got}",
-            provider=self.name,
-            url=self._http.url(path),
-        )
+        return self._bad(path, f"asked for {path} but got {got}")

@@ -16,25 +16,17 @@ http(s)://...       any Esplora base URL (self-hosted)     10 /s; unlimited on l
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
-from btcwatch.chain.network import MAINNET, SIGNET, TESTNET, Network
+from btcwatch.chain.network import MAINNET, SIGNET, TESTNET, Network, network_by_name
 from btcwatch.errors import ConfigError
-from btcwatch.providers._http import (
-    DEFAULT_TIMEOUT,
-    DEFAULT_USER_AGENT,
-    EvidenceSink,
-    RetryPolicy,
-    Sleep,
-    utc_now,
-)
+from btcwatch.providers._http import EvidenceSink, HttpOptions, RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.blockchain_info import BlockchainInfoProvider
 from btcwatch.providers.esplora import EsploraProvider
@@ -43,9 +35,11 @@ from btcwatch.providers.pool import Disagreement, ProviderPool
 __all__ = [
     "EXPLORERS",
     "Explorer",
+    "PoolSettings",
     "explorer_rate",
     "make_pool",
     "make_provider",
+    "open_pool",
     "parse_explorer_list",
 ]
 
@@ -128,27 +122,15 @@ def parse_explorer_list(text: str) -> list[str]:
 
 
 def make_provider(
-    spec: str,
-    *,
-    network: Network = MAINNET,
-    transport: httpx.AsyncBaseTransport | None = None,
-    proxy: str | None = None,
-    on_evidence: EvidenceSink | None = None,
-    rate: float | None = None,
-    sleep: Sleep = asyncio.sleep,
-    clock: Callable[[], datetime] = utc_now,
-    random: Callable[[], float] | None = None,
-    retry: RetryPolicy | None = None,
-    user_agent: str = DEFAULT_USER_AGENT,
-    timeout: float = DEFAULT_TIMEOUT,
-    learned: Mapping[str, float] | None = None,
+    spec: str, options: HttpOptions | None = None, *, network: Network = MAINNET
 ) -> Provider:
     """One explorer by name (mempool, blockstream, blockchain.info) or Esplora base URL.
 
-    ``rate`` is requests per second (None: the explorer's default above; ``math.inf``: no
-    limit). A ``.onion`` URL needs ``proxy`` (Tor); without one it is refused. ``learned``:
-    base URL -> the rate learned from 429s earlier (`Provider.learned_rates`), to start at.
+    ``options.rate`` is requests per second (None: the explorer's default above;
+    ``math.inf``: no limit). A ``.onion`` URL needs ``options.proxy`` (Tor); without one it is
+    refused. ``options.learned`` (base URL -> rate learned from 429s) sets the starting pace.
     """
+    opts = options or HttpOptions()
     key = _known(spec)
     if key is None and not _is_url(spec):
         raise _unknown(spec)
@@ -164,45 +146,15 @@ def make_provider(
     else:
         url = spec.strip()
         host = (urlsplit(url).hostname or "").lower()
-        if host.endswith(".onion") and proxy is None:
+        if host.endswith(".onion") and opts.proxy is None:
             raise ConfigError(f"{url} is a Tor .onion address: give a proxy (socks5h://...:9050)")
         name, batch = urlsplit(url).netloc, None
         default = math.inf if host in LOOPBACK else CUSTOM_RATE
-    chosen = _rate(default if rate is None else rate)
-    start = (learned or {}).get(url.rstrip("/"))
+    chosen = _rate(default if opts.rate is None else opts.rate)
+    opts = dataclasses.replace(opts, rate=math.inf if chosen is None else chosen)
     if explorer is not None and explorer.kind == "blockchain.info":
-        return BlockchainInfoProvider(
-            url,
-            network=network,
-            transport=transport,
-            proxy=proxy,
-            on_evidence=on_evidence,
-            rate=chosen,
-            sleep=sleep,
-            clock=clock,
-            random=random,
-            retry=retry,
-            user_agent=user_agent,
-            timeout=timeout,
-            start_rate=start,
-        )
-    return EsploraProvider(
-        url,
-        name=name,
-        network=network,
-        transport=transport,
-        proxy=proxy,
-        on_evidence=on_evidence,
-        rate=chosen,
-        sleep=sleep,
-        clock=clock,
-        random=random,
-        retry=retry,
-        batch_outspends=batch,
-        user_agent=user_agent,
-        timeout=timeout,
-        start_rate=start,
-    )
+        return BlockchainInfoProvider(url, opts, network=network)
+    return EsploraProvider(url, opts, name=name, network=network, batch_outspends=batch)
 
 
 def explorer_rate(spec: str, rate: float | None = None) -> float | None:
@@ -226,41 +178,52 @@ def _rate(rate: float) -> float | None:
 
 def make_pool(
     specs: Sequence[str],
+    options: HttpOptions | None = None,
     *,
+    network: Network = MAINNET,
     cross_check: bool = False,
     on_disagreement: Callable[[Disagreement], None] | None = None,
-    network: Network = MAINNET,
-    transport: httpx.AsyncBaseTransport | None = None,
-    proxy: str | None = None,
-    on_evidence: EvidenceSink | None = None,
-    rate: float | None = None,
-    sleep: Sleep = asyncio.sleep,
-    clock: Callable[[], datetime] = utc_now,
-    random: Callable[[], float] | None = None,
-    retry: RetryPolicy | None = None,
-    user_agent: str = DEFAULT_USER_AGENT,
-    timeout: float = DEFAULT_TIMEOUT,
-    learned: Mapping[str, float] | None = None,
 ) -> ProviderPool:
-    """A pool of explorers in order of preference (see `ProviderPool`)."""
+    """A pool of explorers in order of preference (see `ProviderPool`), all on ``options``."""
     if not specs:
         raise ConfigError("no explorer given")
-    members = [
-        make_provider(
-            spec,
-            network=network,
-            transport=transport,
-            proxy=proxy,
-            on_evidence=on_evidence,
-            rate=rate,
-            sleep=sleep,
-            clock=clock,
-            random=random,
-            retry=retry,
-            user_agent=user_agent,
-            timeout=timeout,
-            learned=learned,
-        )
-        for spec in specs
-    ]
+    members = [make_provider(spec, options, network=network) for spec in specs]
     return ProviderPool(members, cross_check=cross_check, on_disagreement=on_disagreement)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """What the CLI and config say about explorers: the one value `open_pool` turns into a pool.
+
+    ``rate`` None: each explorer's default; ``retries``: tries per request; ``learned``: base
+    URL -> rate learned from 429s by earlier runs; ``transport``: tests only (no network).
+    """
+
+    explorers: tuple[str, ...] = ("mempool",)
+    network: str = "mainnet"
+    proxy: str | None = None
+    rate: float | None = None
+    retries: int = 5
+    cross_check: bool = False
+    learned: Mapping[str, float] = field(default_factory=dict)
+    transport: httpx.AsyncBaseTransport | None = None
+
+    def http_options(self, on_evidence: EvidenceSink | None = None) -> HttpOptions:
+        return HttpOptions(
+            transport=self.transport,
+            proxy=self.proxy,
+            rate=self.rate,
+            retry=RetryPolicy(max_tries=self.retries),
+            on_evidence=on_evidence,
+            learned=self.learned,
+        )
+
+
+def open_pool(settings: PoolSettings, log: EvidenceSink | None = None) -> ProviderPool:
+    """The explorer pool for ``settings``, handing every response to ``log`` (the evidence)."""
+    return make_pool(
+        list(settings.explorers),
+        settings.http_options(log),
+        network=network_by_name(settings.network),
+        cross_check=settings.cross_check,
+    )

@@ -11,6 +11,7 @@ never guesses and never reaches the network.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import httpx
 
 from btcwatch.chain.network import MAINNET, Network
 from btcwatch.errors import ConfigError
-from btcwatch.providers._http import EvidenceSink, RetryPolicy
+from btcwatch.providers._http import EvidenceSink, HttpOptions, RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.providers.pool import ProviderPool
@@ -111,17 +112,15 @@ def replay_provider(
             explorers.setdefault(base, rec.provider)
     if not explorers:
         raise ConfigError("the bundle holds no recorded Esplora answers to replay")
+    options = HttpOptions(
+        transport=transport,
+        rate=math.inf,
+        retry=RetryPolicy(max_tries=1),
+        clock=transport.clock,
+        on_evidence=on_evidence,
+    )
     members: list[Provider] = [
-        EsploraProvider(
-            base,
-            name=name,
-            network=network,
-            transport=transport,
-            rate=None,
-            retry=RetryPolicy(max_tries=1),
-            clock=transport.clock,
-            on_evidence=on_evidence,
-        )
+        EsploraProvider(base, options, name=name, network=network)
         for base, name in explorers.items()
     ]
     return members[0] if len(members) == 1 else ProviderPool(members)

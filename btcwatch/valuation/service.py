@@ -23,8 +23,9 @@ from btcwatch.prices import DAY, PriceLookup, PriceTable
 from btcwatch.prices import Price as TablePrice
 from btcwatch.prices.book import DAY_SECONDS, HOUR_SECONDS, PriceBook, day_start, hour_start
 from btcwatch.prices.ecb import EcbRates
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.prices import OFFLINE, PriceSource, Quote, make_price_sources
-from btcwatch.providers.prices.factory import DEFAULT_PRICES
+from btcwatch.providers.prices.factory import DEFAULT_PRICES, PRICE_RETRY
 from btcwatch.store import Store
 from btcwatch.store.prices import (
     PriceDisagreement,
@@ -50,6 +51,9 @@ class PriceSettings:
     network: bool = True  # False: --offline, only the cache and the bundled table
     proxy: str | None = None
     transport: httpx.AsyncBaseTransport | None = None
+
+    def http_options(self) -> HttpOptions:
+        return HttpOptions(transport=self.transport, proxy=self.proxy, retry=PRICE_RETRY)
 
 
 @dataclass(slots=True)
@@ -94,9 +98,7 @@ class Valuer:
         self.settings = settings
         self.store = store
         if sources is None:
-            sources = make_price_sources(
-                settings.specs, transport=settings.transport, proxy=settings.proxy
-            )
+            sources = make_price_sources(settings.specs, settings.http_options())
         self.sources = list(sources)
         self.offline = OFFLINE in settings.specs
         self.table = (table or PriceTable.load_default()) if self.offline else None

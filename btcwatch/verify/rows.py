@@ -13,7 +13,7 @@ from btcwatch.chain.network import network_by_name
 from btcwatch.chain.tx import RawTx, parse_block, parse_tx
 from btcwatch.errors import BtcwatchError
 from btcwatch.model import Tx
-from btcwatch.providers.esplora import parse_tx as parse_esplora_tx
+from btcwatch.providers.esplora_parse import parse_tx as parse_esplora_tx
 from btcwatch.providers.esplora_raw import find_tx_json
 
 

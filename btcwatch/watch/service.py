@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,17 +20,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from btcwatch.chain.network import network_by_name
 from btcwatch.config import Settings
 from btcwatch.errors import BtcwatchError, InputError
 from btcwatch.event import Event
 from btcwatch.prices import PriceTable
-from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.esplora_ws import HEARTBEAT, push_url
-from btcwatch.providers.factory import LOOPBACK, make_pool
+from btcwatch.providers.factory import LOOPBACK, PoolSettings, open_pool
 from btcwatch.providers.pool import Disagreement, ProviderPool
 from btcwatch.store import Store
 from btcwatch.store.evidence import EvidenceLog
@@ -76,19 +74,12 @@ class WatchRun:
     options: WatchOptions
     alerts: Sequence[str] = ("stderr",)
     interval: float | None = None  # None: one cycle (cron)
-    explorers: Sequence[str] = ("mempool",)
-    proxy: str | None = None
-    cross_check: bool = False
-    rate: float | None = None
-    retries: int = 5  # tries per request (config ``retries``), backoff between them
-    network: str = "mainnet"
-    transport: httpx.AsyncBaseTransport | None = None
+    # explorers, network, proxy, rate, retries, cross-check; run_watch adds the learned rates
+    pool: PoolSettings = field(default_factory=PoolSettings)
     # `watch --follow`: called after each cycle; records and returns the events it found
     # (the CLI passes btcwatch.followup, so watch itself never imports trace).
     after_cycle: AfterCycle | None = None
     prices: PriceSettings | None = None  # None: the bundled daily table only
-    # base URL -> request rate learned from 429s by earlier runs (read from the database)
-    learned: dict[str, float] = field(default_factory=dict)
     reports: list[CycleReport] = field(default_factory=list)
     # Daemon push (watch/push.py): auto | on | off, and its tuning; ``triggers`` records what
     # started each cycle after the first ("timer", "push", "connect").
@@ -102,17 +93,7 @@ class WatchRun:
 
 def default_provider_factory(run: WatchRun) -> ProviderFactory:
     def make(log: EvidenceLog) -> Provider:
-        return make_pool(
-            list(run.explorers),
-            network=network_by_name(run.network),
-            proxy=run.proxy,
-            on_evidence=log,
-            rate=run.rate,
-            cross_check=run.cross_check,
-            transport=run.transport,
-            retry=RetryPolicy(max_tries=run.retries),
-            learned=run.learned,
-        )
+        return open_pool(run.pool, log)
 
     return make
 
@@ -133,7 +114,7 @@ def run_watch(
     """
     sinks = make_sinks(run.alerts, settings)
     with watch_lock(db_path), Store.open(db_path) as store:
-        run.learned = learned_rates(store)
+        run.pool = dataclasses.replace(run.pool, learned=learned_rates(store))
         factory = provider_factory or default_provider_factory(run)
         asyncio.run(_loop(store, run, sinks, factory, on_report, on_error, on_note))
     return run.reports
@@ -281,20 +262,21 @@ async def _loop(
 
 def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWatcher | None:
     """The daemon's push channel, or None (--once, --push off, no WebSocket, a test transport)."""
-    if run.interval is None or (run.push == "auto" and run.transport is not None):
+    pool = run.pool
+    if run.interval is None or (run.push == "auto" and pool.transport is not None):
         return None
-    network = network_by_name(run.network)
-    url = push_url(run.explorers, network, run.push)
+    network = network_by_name(pool.network)
+    url = push_url(pool.explorers, network, run.push)
     if url is None:
         if run.push == "on":
             note("push: none of the explorers has a WebSocket; polling only")
         return None
     # The whole-mempool stream only where it burdens nobody: loopback, and the self-hosted
     # explorer that --push on pointed at (not mempool.space's public service).
-    own = urlsplit(url).hostname in LOOPBACK or url != push_url(run.explorers, network, "auto")
+    own = urlsplit(url).hostname in LOOPBACK or url != push_url(pool.explorers, network, "auto")
     settings = PushSettings(
         url,
-        proxy=run.proxy,
+        proxy=pool.proxy,
         limit=run.push_limit,
         heartbeat=run.push_heartbeat,
         backoff=run.push_backoff,

@@ -11,6 +11,7 @@ from btcwatch.case import Role
 from btcwatch.event import Kind
 from btcwatch.followup import follow_up
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import HttpOptions, PoolSettings
 from btcwatch.providers.factory import make_provider
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
@@ -31,10 +32,15 @@ def test_follow_up_flags_each_deposit_and_watches_the_attacker(tmp_path: Path) -
         save_tags(store, parse_tagpack(truth["tagpack"], "sim").tags)
     chain = SimChain.from_scenario(scenario, tip="end")
     with SimServer(chain) as server:
-        run_watch(db, WatchRun(WatchOptions("v", "address"), alerts=[], explorers=[server.url]))
+        run_watch(
+            db,
+            WatchRun(
+                WatchOptions("v", "address"), alerts=[], pool=PoolSettings(explorers=(server.url,))
+            ),
+        )
 
         async def go() -> Any:
-            provider = make_provider(server.url, rate=math.inf)
+            provider = make_provider(server.url, HttpOptions(rate=math.inf))
             try:
                 with Store.open(db) as store:
                     first = await follow_up(store, provider, ["v"])

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from btcwatch.cli import app
 from btcwatch.followup import after_cycle
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, VastaamoScenario, vastaamo
 from btcwatch.sim.server import Reply
 from btcwatch.store import Store
@@ -60,9 +61,8 @@ def tick(db: Path, url: str, retries: int = 5) -> list[Any]:
     run = WatchRun(
         WatchOptions("v", "address", follow=True),
         alerts=[],
-        explorers=[url],
-        retries=retries,
         after_cycle=after_cycle,
+        pool=PoolSettings(explorers=(url,), retries=retries),
     )
     return run_watch(db, run)
 

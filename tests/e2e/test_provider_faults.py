@@ -16,6 +16,7 @@ from btcwatch.chain.address import script_to_address
 from btcwatch.chain.network import MAINNET
 from btcwatch.chain.tx import parse_block
 from btcwatch.model import Evidence
+from btcwatch.providers import HttpOptions
 from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import gather_limited
 from btcwatch.providers.factory import make_provider
@@ -59,10 +60,12 @@ def test_300_histories_exact_despite_faults_and_429() -> None:
         async def fetch() -> tuple[dict[str, list[str]], int]:
             provider = make_provider(
                 server.url,
-                rate=math.inf,
-                sleep=backoff,
-                on_evidence=statuses.append,
-                retry=RetryPolicy(max_tries=12, base_delay=0.05, max_delay=0.5),
+                HttpOptions(
+                    rate=math.inf,
+                    sleep=backoff,
+                    on_evidence=statuses.append,
+                    retry=RetryPolicy(max_tries=12, base_delay=0.05, max_delay=0.5),
+                ),
             )
             try:
                 found = await gather_limited(addresses, lambda a: _txids(provider, a), limit=8)

@@ -17,6 +17,7 @@ import pytest
 
 from btcwatch.errors import BtcwatchError
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import Faults, SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.events import get_state, list_events
@@ -49,7 +50,9 @@ def test_fresh_case_catches_up_behind_a_limited_faulty_explorer(tmp_path: Path) 
     with SimServer(chain, rate_limit=10.0, faults=faults) as server:
         for _ in range(MAX_TICKS):
             run = WatchRun(
-                WatchOptions("v", "block", budget=BUDGET), alerts=[], explorers=[server.url]
+                WatchOptions("v", "block", budget=BUDGET),
+                alerts=[],
+                pool=PoolSettings(explorers=(server.url,)),
             )
             try:
                 run_watch(db, run, on_error=lambda e: failures.append(str(e)))

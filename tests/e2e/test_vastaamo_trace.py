@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from btcwatch.cli import app
 from btcwatch.intake import add_addresses, create_case
 from btcwatch.model import OutPoint
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.trace.run.stored import reopen
@@ -39,7 +40,12 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     chain = SimChain.from_scenario(scenario, tip="end")
     with SimServer(chain) as server:
         run_watch(
-            db, WatchRun(WatchOptions("vastaamo", "address"), alerts=[], explorers=[server.url])
+            db,
+            WatchRun(
+                WatchOptions("vastaamo", "address"),
+                alerts=[],
+                pool=PoolSettings(explorers=(server.url,)),
+            ),
         )
         yield {"db": db, "truth": truth, "url": server.url, "tmp": tmp, "server": server}
 

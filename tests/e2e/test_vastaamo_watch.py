@@ -14,6 +14,7 @@ import pytest
 from vastaamo_check import check_events_match_truth
 
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.events import list_events
@@ -40,7 +41,7 @@ def watch_block_by_block(
         # The whole mempool (`full`): ground truth includes every payment seen unconfirmed
         # and the RBF-replaced one; the default `hot` sees those at their first block.
         options = WatchOptions("vastaamo", mode, mempool="full")
-        run = WatchRun(options, alerts=[], explorers=[url])
+        run = WatchRun(options, alerts=[], pool=PoolSettings(explorers=(url,)))
         reports.extend(run_watch(db, run))
         if chain.tip_height >= end:
             return reports

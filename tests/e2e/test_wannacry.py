@@ -18,6 +18,7 @@ import pytest
 from provider_fakes import WANNACRY_ADDRESSES, RecordedBlockchainInfo, json_response
 
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.factory import make_provider
 from btcwatch.store import Store
 from btcwatch.store.events import list_events
@@ -41,7 +42,8 @@ class Explorer(RecordedBlockchainInfo):
 
 def provider(explorer: Explorer, log: EvidenceLog | None = None) -> Any:
     return make_provider(
-        "blockchain.info", transport=httpx.MockTransport(explorer), rate=math.inf, on_evidence=log
+        "blockchain.info",
+        HttpOptions(transport=httpx.MockTransport(explorer), rate=math.inf, on_evidence=log),
     )
 
 

@@ -23,6 +23,7 @@ from vastaamo_check import check_events_match_truth, live
 
 from btcwatch.errors import BtcwatchError
 from btcwatch.model import Evidence
+from btcwatch.providers import HttpOptions
 from btcwatch.providers._http import RetryPolicy
 from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_provider
@@ -101,7 +102,9 @@ def test_faults_and_rate_limit_still_match_ground_truth(tmp_path: Path) -> None:
                 statuses[ev.status] += 1
                 log(ev)
 
-            return make_provider(server.url, retry=RETRY, rate=math.inf, on_evidence=seen)
+            return make_provider(
+                server.url, HttpOptions(retry=RETRY, rate=math.inf, on_evidence=seen)
+            )
 
         def cycle() -> bool:
             before = dump(db)

@@ -19,9 +19,9 @@ import httpx
 from btcwatch.chain.address import Address
 from btcwatch.chain.network import MAINNET
 from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
-from btcwatch.providers.blockchain_info import input_refs as bci_input_refs
-from btcwatch.providers.blockchain_info import tx_index_of as bci_tx_index_of
-from btcwatch.providers.esplora import parse_tx as esplora_parse_tx
+from btcwatch.providers.blockchain_info_parse import input_refs as bci_input_refs
+from btcwatch.providers.blockchain_info_parse import tx_index_of as bci_tx_index_of
+from btcwatch.providers.esplora_parse import parse_tx as esplora_parse_tx
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "recorded"
 MEMPOOL = DATA / "mempool-space"

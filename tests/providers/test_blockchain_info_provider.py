@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,8 +23,9 @@ from btcwatch.chain.network import MAINNET, TESTNET
 from btcwatch.chain.script import p2pkh
 from btcwatch.errors import BadResponse, ConfigError, NotFound
 from btcwatch.model import BlockRef, OutSpend, Tip
-from btcwatch.providers import Capability
-from btcwatch.providers.blockchain_info import BlockchainInfoProvider, input_refs
+from btcwatch.providers import Capability, HttpOptions
+from btcwatch.providers.blockchain_info import BlockchainInfoProvider
+from btcwatch.providers.blockchain_info_parse import input_refs
 
 T = TypeVar("T")
 
@@ -32,7 +34,9 @@ def run(
     handler: Callable[[httpx.Request], httpx.Response],
     use: Callable[[BlockchainInfoProvider], Awaitable[T]],
 ) -> tuple[T, BlockchainInfoProvider]:
-    p = BlockchainInfoProvider("http://bci.test", transport=httpx.MockTransport(handler), rate=None)
+    p = BlockchainInfoProvider(
+        "http://bci.test", HttpOptions(transport=httpx.MockTransport(handler), rate=math.inf)
+    )
 
     async def go() -> T:
         async with p:

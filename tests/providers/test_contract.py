@@ -10,6 +10,7 @@ The one documented difference: blockchain.info gives no block hash (BlockRef.has
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 
 import httpx
@@ -28,18 +29,18 @@ from provider_fakes import (
 
 from btcwatch.chain.network import MAINNET
 from btcwatch.model import Tx
-from btcwatch.providers import blockchain_info, esplora
+from btcwatch.providers import HttpOptions, blockchain_info_parse, esplora_parse
 from btcwatch.providers.blockchain_info import BlockchainInfoProvider
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.providers.pool import tx_differences
 
 ESPLORA_TXS = real_esplora_txs()
 WANNACRY_TXS = [
-    blockchain_info.parse_tx(obj, MAINNET, txids=placeholders(history))
+    blockchain_info_parse.parse_tx(obj, MAINNET, txids=placeholders(history))
     for history in (wannacry(n) for n in (1, 2, 3))
     for obj in history["txs"][::10]  # every tenth: all six cash-outs are covered below
 ] + [
-    blockchain_info.parse_tx(obj, MAINNET, txids=placeholders(history))
+    blockchain_info_parse.parse_tx(obj, MAINNET, txids=placeholders(history))
     for history in (wannacry(n) for n in (1, 2, 3))
     for obj in history["txs"]
     if len(obj["inputs"]) > 30
@@ -59,8 +60,8 @@ def test_the_real_sample_is_varied() -> None:
 
 @pytest.mark.parametrize("tx", ESPLORA_TXS, ids=_id)
 def test_esplora_sourced_txs_through_both_parsers(tx: Tx) -> None:
-    via_esplora = esplora.parse_tx(render_esplora_tx(tx), MAINNET)
-    via_bci = blockchain_info.parse_tx(render_bci_tx(tx), MAINNET, txids=bci_txids(tx))
+    via_esplora = esplora_parse.parse_tx(render_esplora_tx(tx), MAINNET)
+    via_bci = blockchain_info_parse.parse_tx(render_bci_tx(tx), MAINNET, txids=bci_txids(tx))
     assert via_esplora == tx
     assert via_bci == without_block_hash(tx)
     assert tx_differences(via_esplora, via_bci) == ()
@@ -68,8 +69,8 @@ def test_esplora_sourced_txs_through_both_parsers(tx: Tx) -> None:
 
 @pytest.mark.parametrize("tx", WANNACRY_TXS, ids=_id)
 def test_blockchain_info_sourced_txs_through_both_parsers(tx: Tx) -> None:
-    via_bci = blockchain_info.parse_tx(render_bci_tx(tx), MAINNET, txids=bci_txids(tx))
-    via_esplora = esplora.parse_tx(render_esplora_tx(tx, block_hash=SOME_HASH), MAINNET)
+    via_bci = blockchain_info_parse.parse_tx(render_bci_tx(tx), MAINNET, txids=bci_txids(tx))
+    via_esplora = esplora_parse.parse_tx(render_esplora_tx(tx, block_hash=SOME_HASH), MAINNET)
     assert via_bci == tx
     assert without_block_hash(via_esplora) == tx
     assert tx_differences(via_esplora, via_bci) == ()
@@ -101,8 +102,12 @@ def test_every_backend_gives_the_same_tx() -> None:
 
     async def fetch_all() -> tuple[list[Tx], list[Tx], int]:
         async with (
-            EsploraProvider("http://x.test/api", transport=transport, rate=None) as e,
-            BlockchainInfoProvider("http://x.test", transport=transport, rate=None) as b,
+            EsploraProvider(
+                "http://x.test/api", HttpOptions(transport=transport, rate=math.inf)
+            ) as e,
+            BlockchainInfoProvider(
+                "http://x.test", HttpOptions(transport=transport, rate=math.inf)
+            ) as b,
         ):
             from_e = [await e.tx(t.txid) for t in txs]
             from_b = [await b.tx(t.txid) for t in txs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,7 +30,7 @@ from provider_fakes import (
 from btcwatch.chain.network import MAINNET, TESTNET
 from btcwatch.errors import AddressError, BadResponse, InputError, NotFound
 from btcwatch.model import OutSpend, Tip
-from btcwatch.providers import Capability, capture_evidence
+from btcwatch.providers import Capability, HttpOptions, capture_evidence
 from btcwatch.providers.esplora import EsploraProvider
 
 T = TypeVar("T")
@@ -38,11 +39,12 @@ T = TypeVar("T")
 def run(
     handler: Callable[[httpx.Request], httpx.Response],
     use: Callable[[EsploraProvider], Awaitable[T]],
+    *,
+    sleep: Any = asyncio.sleep,
     **kw: Any,
 ) -> tuple[T, EsploraProvider]:
-    p = EsploraProvider(
-        "http://esplora.test/api", transport=httpx.MockTransport(handler), rate=None, **kw
-    )
+    options = HttpOptions(transport=httpx.MockTransport(handler), rate=math.inf, sleep=sleep)
+    p = EsploraProvider("http://esplora.test/api", options, **kw)
 
     async def go() -> T:
         async with p:

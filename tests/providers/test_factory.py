@@ -15,9 +15,12 @@ from btcwatch.providers import (
     BlockchainInfoProvider,
     Capability,
     EsploraProvider,
+    HttpOptions,
+    PoolSettings,
     ProviderPool,
     make_pool,
     make_provider,
+    open_pool,
     parse_explorer_list,
 )
 
@@ -63,17 +66,19 @@ def test_urls() -> None:
     assert _throttle(own) == (10, 1.0)
     sim = make_provider("http://127.0.0.1:4321/api", network=REGTEST)
     assert _throttle(sim) is None and sim.network == REGTEST and sim.name == "127.0.0.1:4321"
-    assert _throttle(make_provider("mempool", rate=math.inf)) is None
-    assert _throttle(make_provider("mempool", rate=0.5)) == (1, 2.0)
+    assert _throttle(make_provider("mempool", HttpOptions(rate=math.inf))) is None
+    assert _throttle(make_provider("mempool", HttpOptions(rate=0.5))) == (1, 2.0)
     with pytest.raises(ConfigError, match="rate must be positive"):
-        make_provider("mempool", rate=0)
+        make_provider("mempool", HttpOptions(rate=0))
 
 
 def test_onion_needs_a_proxy() -> None:
     onion = "http://explorerzydxu5ecjrkwceayqybizmpjjznk5izmitf2modhcusuqlid.onion/api"
     with pytest.raises(ConfigError, match="give a proxy"):
         make_provider(onion)
-    assert make_provider(onion, proxy="socks5h://127.0.0.1:9050").name.endswith(".onion")
+    assert make_provider(onion, HttpOptions(proxy="socks5h://127.0.0.1:9050")).name.endswith(
+        ".onion"
+    )
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
@@ -112,10 +117,12 @@ def test_make_pool_shares_transport_and_evidence() -> None:
 
     pool = make_pool(
         ["mempool", "blockstream"],
-        transport=httpx.MockTransport(handler),
-        on_evidence=records.append,
-        rate=math.inf,
-        sleep=no_wait,
+        HttpOptions(
+            transport=httpx.MockTransport(handler),
+            on_evidence=records.append,
+            rate=math.inf,
+            sleep=no_wait,
+        ),
     )
     assert isinstance(pool, ProviderPool) and pool.name == "mempool.space+blockstream.info"
 
@@ -135,12 +142,64 @@ def test_exported_members() -> None:
     modules = {
         "base",
         "blockchain_info",
+        "blockchain_info_parse",
         "esplora",
+        "esplora_parse",
         "esplora_raw",
         "esplora_ws",
         "factory",
+        "http_provider",
         "pool",
         "prices",
         "replay",
     }
     assert set(providers.__all__) == public - modules
+
+
+def test_open_pool_builds_from_one_settings_value() -> None:
+    """Network, rate, learned pace and cross-checking reach the pool and every member."""
+    settings = PoolSettings(
+        ("mempool", "blockstream"),
+        network="testnet",
+        rate=0.5,
+        cross_check=True,
+        learned={"https://mempool.space/testnet/api": 0.25},
+    )
+    pool = open_pool(settings)
+    assert pool.cross_check and pool.network == TESTNET
+    assert [_throttle(p) for p in pool.providers] == [(1, 2.0), (1, 2.0)]
+    assert pool.learned_rates() == {
+        "https://mempool.space/testnet/api": 0.25,
+        "https://blockstream.info/testnet/api": None,
+    }
+
+
+def test_open_pool_hands_retries_transport_and_evidence_to_every_member() -> None:
+    records: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "mempool.space":
+            return httpx.Response(503)
+        return httpx.Response(200, json=["cd" * 32])
+
+    settings = PoolSettings(
+        ("mempool", "blockstream"),
+        rate=math.inf,
+        retries=2,
+        transport=httpx.MockTransport(handler),
+    )
+    pool = open_pool(settings, records.append)
+
+    async def go() -> list[str]:
+        async with pool:
+            return await pool.mempool_txids()
+
+    assert asyncio.run(go()) == ["cd" * 32]
+    assert pool.requests == 3 and len(records) == 3  # 2 tries at mempool.space, then 1
+
+
+def test_a_provider_resolves_an_unset_rate_to_its_own_default() -> None:
+    assert _throttle(EsploraProvider("http://x.test/api")) == (5, 1.0)
+    assert _throttle(EsploraProvider("http://x.test/api", HttpOptions(rate=math.inf))) is None
+    assert _throttle(BlockchainInfoProvider()) == (1, 10.0)
+    assert _throttle(BlockchainInfoProvider(options=HttpOptions(rate=2.0))) == (2, 1.0)

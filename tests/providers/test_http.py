@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from btcwatch.errors import (
     Unavailable,
 )
 from btcwatch.model import Evidence
-from btcwatch.providers import DEFAULT_USER_AGENT, capture_evidence
+from btcwatch.providers import DEFAULT_USER_AGENT, HttpOptions, capture_evidence
 from btcwatch.providers._http import (
     HttpClient,
     RetryPolicy,
@@ -64,20 +65,23 @@ def raising(
     return step
 
 
-def provider(handler: Any, **kw: Any) -> tuple[EsploraProvider, Sleeps, list[Evidence]]:
+def provider(
+    handler: Any, *, max_tries: int = 5, **kw: Any
+) -> tuple[EsploraProvider, Sleeps, list[Evidence]]:
     sleeps = Sleeps()
     evidence: list[Evidence] = []
     options: dict[str, Any] = {
         "transport": httpx.MockTransport(handler),
-        "rate": None,
+        "rate": math.inf,
         "sleep": sleeps,
         "random": lambda: 0.0,
         "clock": lambda: NOW,
         "on_evidence": evidence.append,
-        "name": "mempool.space",
+        "retry": RetryPolicy(max_tries=max_tries),
     }
     options.update(kw)
-    return EsploraProvider("http://esplora.test/api", **options), sleeps, evidence
+    p = EsploraProvider("http://esplora.test/api", HttpOptions(**options), name="mempool.space")
+    return p, sleeps, evidence
 
 
 def call(p: EsploraProvider) -> list[str]:
@@ -281,9 +285,11 @@ def test_throttler_rates() -> None:
 def test_configuration_errors() -> None:
     transport = httpx.MockTransport(scripted())
     with pytest.raises(ConfigError, match="transport or a proxy"):
-        HttpClient("x", "http://a.test", transport=transport, proxy="socks5://127.0.0.1:9050")
+        HttpClient(
+            "x", "http://a.test", HttpOptions(transport=transport, proxy="socks5://127.0.0.1:9050")
+        )
     with pytest.raises(ConfigError, match=r"not a proxy URL: 'socks4://127\.0\.0\.1:9050'"):
-        HttpClient("x", "http://a.test", proxy="socks4://127.0.0.1:9050")
+        HttpClient("x", "http://a.test", HttpOptions(proxy="socks4://127.0.0.1:9050"))
     with pytest.raises(ConfigError, match="not an explorer base URL"):
         HttpClient("x", "ftp://a.test")
     with pytest.raises(ConfigError, match="max_tries"):
@@ -309,11 +315,13 @@ def test_dead_socks_proxy_fails_closed() -> None:
     sleeps = Sleeps()
     p = EsploraProvider(
         "https://mempool.space/api",
-        proxy=f"socks5h://tor:secret@127.0.0.1:{port}",
-        sleep=sleeps,
-        random=lambda: 0.0,
-        rate=None,
-        max_tries=3,
+        HttpOptions(
+            proxy=f"socks5h://tor:secret@127.0.0.1:{port}",
+            sleep=sleeps,
+            random=lambda: 0.0,
+            rate=math.inf,
+            retry=RetryPolicy(max_tries=3),
+        ),
     )
     with pytest.raises(Unavailable) as info:
         call(p)
@@ -360,7 +368,8 @@ def test_requests_go_through_the_socks_proxy() -> None:
         server, port = await _socks5_server(0, seen, GOOD)
         async with server:
             p = EsploraProvider(
-                "http://explorer.invalid/api", proxy=f"socks5://127.0.0.1:{port}", rate=None
+                "http://explorer.invalid/api",
+                HttpOptions(proxy=f"socks5://127.0.0.1:{port}", rate=math.inf),
             )
             async with p:
                 return await p.mempool_txids()
@@ -377,10 +386,12 @@ def test_proxy_that_cannot_reach_the_explorer_is_unavailable() -> None:
         async with server:
             p = EsploraProvider(
                 "http://explorer.invalid/api",
-                proxy=f"socks5://127.0.0.1:{port}",
-                rate=None,
-                max_tries=2,
-                sleep=Sleeps(),
+                HttpOptions(
+                    proxy=f"socks5://127.0.0.1:{port}",
+                    rate=math.inf,
+                    retry=RetryPolicy(max_tries=2),
+                    sleep=Sleeps(),
+                ),
             )
             async with p:
                 await p.mempool_txids()

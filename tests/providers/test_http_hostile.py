@@ -17,6 +17,7 @@ from hostile import hostile_explorer
 
 from btcwatch.errors import BadResponse, Unavailable
 from btcwatch.model import Evidence
+from btcwatch.providers import HttpOptions
 from btcwatch.providers._http import HttpClient, RetryPolicy
 from btcwatch.providers._pace import MIN_RATE, AdaptiveRate
 from btcwatch.providers.base import gather_limited
@@ -31,7 +32,7 @@ def test_endless_tip_hash_is_a_bad_answer_after_one_request() -> None:
     with hostile_explorer("endless") as bad:
 
         async def go() -> None:
-            async with EsploraProvider(bad.url, rate=None) as p:
+            async with EsploraProvider(bad.url, HttpOptions(rate=math.inf)) as p:
                 await p.tip()
 
         with pytest.raises(BadResponse, match=f"answer larger than {MAX_HASH} bytes"):
@@ -47,7 +48,9 @@ def test_declared_oversize_body_is_refused_before_reading() -> None:
         return httpx.Response(200, content=b"0" * 5000)
 
     async def go() -> None:
-        client = HttpClient("x", "http://x.test/api", transport=httpx.MockTransport(handler))
+        client = HttpClient(
+            "x", "http://x.test/api", HttpOptions(transport=httpx.MockTransport(handler))
+        )
         try:
             await client.get_text("/blocks/tip/hash", max_bytes=100)
         finally:
@@ -65,7 +68,9 @@ def test_body_at_the_cap_is_accepted() -> None:
         return httpx.Response(200, content=body)
 
     async def go() -> str:
-        client = HttpClient("x", "http://x.test/api", transport=httpx.MockTransport(handler))
+        client = HttpClient(
+            "x", "http://x.test/api", HttpOptions(transport=httpx.MockTransport(handler))
+        )
         try:
             return await client.get_text("/blocks/tip/hash", max_bytes=len(body))
         finally:
@@ -81,7 +86,7 @@ def test_endless_explorer_fails_over_to_the_next(tmp_path: object) -> None:
     with hostile_explorer("endless") as bad, SimServer(chain) as good:
 
         async def go() -> int:
-            pool = make_pool([bad.url, good.url], rate=math.inf)
+            pool = make_pool([bad.url, good.url], HttpOptions(rate=math.inf))
             async with pool:
                 return (await pool.tip()).height
 
@@ -96,7 +101,9 @@ def test_trickling_explorer_hits_the_total_deadline_and_is_not_retried() -> None
 
         async def go() -> None:
             client = HttpClient(
-                "slow", slow.url, rate=None, deadline=1.0, retry=RetryPolicy(max_tries=5)
+                "slow",
+                slow.url,
+                HttpOptions(rate=math.inf, deadline=1.0, retry=RetryPolicy(max_tries=5)),
             )
             try:
                 await client.get_text("/blocks/tip/hash", max_bytes=1_000_000)
@@ -174,7 +181,7 @@ def test_start_rate_and_learned_rates_round_trip() -> None:
     fresh = make_provider("mempool")
     base = fresh.base_url  # learned rates are keyed by the explorer's own base URL
     assert fresh.learned_rates() == {base: None}
-    p = make_provider("mempool", learned={base: 1.25})
+    p = make_provider("mempool", HttpOptions(learned={base: 1.25}))
     assert p.learned_rates() == {base: 1.25}
 
 
@@ -191,7 +198,8 @@ def test_client_converges_below_the_simulators_limit() -> None:
     with SimServer(chain, rate_limit=10.0) as srv:
 
         async def go() -> float | None:
-            p = make_provider(srv.url, on_evidence=seen)  # loopback: no configured rate
+            # loopback: no configured rate
+            p = make_provider(srv.url, HttpOptions(on_evidence=seen))
             async with p:
                 await gather_limited(list(range(160)), lambda _: p.block_hash(chain.tip_height))
                 (learned,) = p.learned_rates().values()

@@ -13,7 +13,7 @@ from btcwatch.chain.address import Address
 from btcwatch.chain.network import MAINNET
 from btcwatch.errors import BadResponse
 from btcwatch.model import BlockInfo, BlockRef, OutSpend, Tip
-from btcwatch.providers.blockchain_info import (
+from btcwatch.providers.blockchain_info_parse import (
     input_refs,
     parse_block,
     parse_latestblock,

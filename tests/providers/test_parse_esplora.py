@@ -20,7 +20,7 @@ from provider_fakes import (
 from btcwatch.chain.network import MAINNET, TESTNET
 from btcwatch.errors import BadResponse
 from btcwatch.model import BlockRef, OutSpend
-from btcwatch.providers.esplora import (
+from btcwatch.providers.esplora_parse import (
     parse_address_stats,
     parse_block,
     parse_outspends,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from btcwatch.errors import BadResponse, ConfigError, RateLimited
+from btcwatch.providers import HttpOptions
 from btcwatch.providers._http import HttpClient, RetryPolicy
 from btcwatch.providers.prices import make_price_sources, parse_price_specs
 from btcwatch.providers.prices.coinbase import parse_candles
@@ -173,9 +174,9 @@ def client(handler: Callable[[httpx.Request], httpx.Response], name: str = "m") 
     return HttpClient(
         name,
         "http://prices.test/api",
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(max_tries=2),
-        sleep=sleep,
+        HttpOptions(
+            transport=httpx.MockTransport(handler), retry=RetryPolicy(max_tries=2), sleep=sleep
+        ),
     )
 
 
@@ -277,7 +278,9 @@ def test_mempool_source_asks_v1_prices_for_the_current_hour() -> None:
 
 
 def test_price_requests_go_through_the_proxy_like_every_request() -> None:
-    sources = make_price_sources(("mempool", "kraken"), proxy="socks5h://127.0.0.1:9050")
+    sources = make_price_sources(
+        ("mempool", "kraken"), HttpOptions(proxy="socks5h://127.0.0.1:9050")
+    )
     assert [s.http.proxy for s in sources] == ["socks5h://127.0.0.1:9050"] * 2
     for s in sources:
         asyncio.run(s.aclose())

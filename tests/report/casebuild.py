@@ -14,6 +14,7 @@ from typing import Any
 
 from btcwatch.case import Role
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import HttpOptions, PoolSettings
 from btcwatch.providers.factory import make_provider
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
@@ -63,7 +64,9 @@ def setup_case(db: Path, truth: dict[str, Any]) -> None:
 
 def watch_and_trace(db: Path, truth: dict[str, Any], url: str, *, trace: bool = True) -> None:
     """One watch cycle over the whole chain, the tag pack, then (optionally) one trace."""
-    run_watch(db, WatchRun(WatchOptions(CASE, "address"), alerts=[], explorers=[url]))
+    run_watch(
+        db, WatchRun(WatchOptions(CASE, "address"), alerts=[], pool=PoolSettings(explorers=(url,)))
+    )
     with Store.open(db) as store:
         save_tags(store, parse_tagpack(tagpack(truth), "sim").tags)
         if not trace:
@@ -71,7 +74,7 @@ def watch_and_trace(db: Path, truth: dict[str, Any], url: str, *, trace: bool = 
 
         async def go() -> None:
             log = EvidenceLog()
-            provider = make_provider(url, rate=math.inf, on_evidence=log)
+            provider = make_provider(url, HttpOptions(rate=math.inf, on_evidence=log))
             try:
                 await run_trace(store, provider, TraceParams(), case=CASE, log=log)
             finally:

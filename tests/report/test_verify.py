@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from btcwatch.cli import app
 from btcwatch.errors import BtcwatchError
 from btcwatch.proofs import ensure_proofs
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.factory import make_provider
 from btcwatch.report.bundle import MANIFEST, _manifest
 from btcwatch.sim import SimChain, SimServer, vastaamo
@@ -63,7 +64,7 @@ async def _proof_cost(db: Path, url: str) -> dict[str, int]:
         txids = all_txids(store)
         blocks = {t.block.hash for t in load_txs(store, txids).values() if t.block}
         log = EvidenceLog()
-        provider = make_provider(url, rate=math.inf, on_evidence=log)
+        provider = make_provider(url, HttpOptions(rate=math.inf, on_evidence=log))
         try:
             first = await ensure_proofs(store, txids, provider=provider, log=log)
             before = provider.requests

@@ -359,7 +359,7 @@ def test_serve_mainnet_over_a_real_socket(tmp_path: Path) -> None:
 
 
 def test_the_product_parses_every_mainnet_shape(busy: MainnetChain, truth: dict[str, Any]) -> None:
-    from btcwatch.providers.esplora import parse_address_stats, parse_outspends, parse_tx
+    from btcwatch.providers.esplora_parse import parse_address_stats, parse_outspends, parse_tx
 
     assert busy.traffic is not None
     made = busy.traffic.made[: busy.mempool_state()["traffic_made"]]

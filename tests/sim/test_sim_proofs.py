@@ -11,6 +11,7 @@ import pytest
 from btcwatch.chain.merkle import branch_for, verify_branch
 from btcwatch.chain.tx import parse_header
 from btcwatch.errors import BadResponse, NotFound
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.providers.factory import make_provider
 from btcwatch.sim.chain import SimChain
@@ -41,7 +42,7 @@ def test_provider_fetches_proofs_and_refuses_unconfirmed(
     unconfirmed = [e.txid for e in chain.mempool()]
 
     async def go() -> None:
-        provider = make_provider(server.url, rate=math.inf)
+        provider = make_provider(server.url, HttpOptions(rate=math.inf))
         try:
             height, branch = await provider.merkle_proof(block.entries[-1].txid)
             assert height == block.height and branch.pos == len(block.entries) - 1
@@ -65,7 +66,8 @@ def test_a_header_that_is_not_the_block_asked_for_is_refused(chain: SimChain) ->
 
     async def go() -> None:
         provider = EsploraProvider(
-            "http://esplora.test/api", transport=httpx.MockTransport(handler), rate=None
+            "http://esplora.test/api",
+            HttpOptions(transport=httpx.MockTransport(handler), rate=math.inf),
         )
         try:
             with pytest.raises(BadResponse, match="hashing to"):

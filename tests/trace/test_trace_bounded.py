@@ -10,6 +10,7 @@ must record every limit it hit as a stop or finding with its numbers.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from flowgen import random_flow
 from tracedata import address, script
 
 from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.base import History
 from btcwatch.providers.esplora import EsploraProvider
 from btcwatch.store import Store
@@ -115,7 +117,8 @@ def world(*, batch: bool = True) -> tuple[FakeEsplora, Tx]:
 def run(fake: FakeEsplora, call: Callable[[EsploraProvider], Awaitable[T]]) -> tuple[T, int]:
     async def go() -> tuple[T, int]:
         provider = EsploraProvider(
-            "http://esplora.test/api", transport=httpx.MockTransport(fake.handler), rate=None
+            "http://esplora.test/api",
+            HttpOptions(transport=httpx.MockTransport(fake.handler), rate=math.inf),
         )
         async with provider:
             return await call(provider), provider.requests

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from btcwatch.errors import InputError
+from btcwatch.providers import HttpOptions
 from btcwatch.providers._http import HttpClient, RetryPolicy
 from btcwatch.providers.prices.kraken import KrakenPriceSource
 from btcwatch.providers.prices.mempool import MempoolPriceSource
@@ -51,9 +52,9 @@ def http(name: str, handler: Callable[[httpx.Request], httpx.Response]) -> HttpC
     return HttpClient(
         name,
         "http://x.test/api",
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(max_tries=2),
-        sleep=sleep,
+        HttpOptions(
+            transport=httpx.MockTransport(handler), retry=RetryPolicy(max_tries=2), sleep=sleep
+        ),
     )
 
 

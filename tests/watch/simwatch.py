@@ -19,6 +19,7 @@ from btcwatch.cli import app
 from btcwatch.event import Event
 from btcwatch.intake import add_addresses, create_case
 from btcwatch.prices import PriceTable
+from btcwatch.providers import HttpOptions
 from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_provider
 from btcwatch.sim import SimChain, SimServer
@@ -110,7 +111,7 @@ async def session(
     """A watching session. Block mode reads the whole mempool here (``full``): these tests
     check what a watcher sees unconfirmed of every payment; the default ``hot`` sees only
     watched outputs' spends and the hot set (tests/watch/test_watch_hot_mempool.py)."""
-    provider = make_provider(url, rate=math.inf)
+    provider = make_provider(url, HttpOptions(rate=math.inf))
     store = Store.open(db)
     options = WatchOptions(case, mode, from_height=from_height, mempool=mempool)
     try:

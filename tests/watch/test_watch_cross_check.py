@@ -13,6 +13,7 @@ import httpx
 import pytest
 from simwatch import CASE, World, event_rows, ransom_addresses, setup_case
 
+from btcwatch.providers import HttpOptions, PoolSettings
 from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import make_provider
 from btcwatch.providers.pool import ProviderPool
@@ -71,12 +72,16 @@ def test_lying_explorer_gives_a_disagreement_event_and_no_payment_until_they_agr
     setup_case(db, ransom_addresses(truth))
 
     def pool(log: EvidenceLog) -> Provider:
-        first = make_provider(honest.url, rate=math.inf, on_evidence=log)
-        second = make_provider(other.url, rate=math.inf, on_evidence=log, transport=liar)
+        first = make_provider(honest.url, HttpOptions(rate=math.inf, on_evidence=log))
+        second = make_provider(
+            other.url, HttpOptions(rate=math.inf, on_evidence=log, transport=liar)
+        )
         return ProviderPool([first, second], cross_check=True)
 
     def cycle() -> list[dict[str, Any]]:
-        run = WatchRun(WatchOptions(CASE, "address"), alerts=[], cross_check=True)
+        run = WatchRun(
+            WatchOptions(CASE, "address"), alerts=[], pool=PoolSettings(cross_check=True)
+        )
         [report] = run_watch(db, run, provider_factory=pool)
         return [e for e in event_rows(db) if e["id"] in {ev.id for ev in report.events}]
 

@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 from btcwatch.cli import app
 from btcwatch.event import Event, Kind, event_id
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.events import list_events, record_events
@@ -137,7 +138,7 @@ def test_a_tick_with_a_hanging_webhook_ends_and_jsonl_has_every_event(
         run = WatchRun(
             WatchOptions("v", "address"),
             alerts=[f"webhook:{hook.url}", f"jsonl:{path}"],
-            explorers=[server.url],
+            pool=PoolSettings(explorers=(server.url,)),
         )
         (report,) = run_watch(db, run)
     with Store.open(db) as store:

@@ -19,6 +19,7 @@ from simwatch import CASE, ransom_addresses, setup_case
 from typer.testing import CliRunner
 
 from btcwatch.cli import app
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, VastaamoScenario
 from btcwatch.sim.ws import WsFault, hub_of
 from btcwatch.watch.push import Waker
@@ -43,7 +44,11 @@ def world(
 def daemon_run(url: str, interval: float = 60.0, mode: str = "address", **push: Any) -> WatchRun:
     settings: dict[str, Any] = {"push_backoff": 0.05, "push_heartbeat": 0.5, **push}
     return WatchRun(
-        WatchOptions(CASE, mode), alerts=[], interval=interval, explorers=[url], **settings
+        WatchOptions(CASE, mode),
+        alerts=[],
+        interval=interval,
+        **settings,
+        pool=PoolSettings(explorers=(url,)),
     )
 
 
@@ -247,10 +252,16 @@ def test_an_unknown_push_mode_exits_2_with_one_line(
 
 def test_push_on_without_a_websocket_explorer_says_so_and_polls() -> None:
     notes: list[str] = []
-    once = WatchRun(WatchOptions(CASE), alerts=[], explorers=["blockstream"], push="on")
+    once = WatchRun(
+        WatchOptions(CASE), alerts=[], push="on", pool=PoolSettings(explorers=("blockstream",))
+    )
     assert _pusher(once, Waker(), notes.append) is None and notes == []  # cron: no push
     daemon = WatchRun(
-        WatchOptions(CASE), alerts=[], explorers=["blockstream"], push="on", interval=60.0
+        WatchOptions(CASE),
+        alerts=[],
+        push="on",
+        interval=60.0,
+        pool=PoolSettings(explorers=("blockstream",)),
     )
     assert _pusher(daemon, Waker(), notes.append) is None
     assert notes == ["push: none of the explorers has a WebSocket; polling only"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from btcwatch.intake import add_addresses, create_case
+from btcwatch.providers import PoolSettings
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.sim.server import Reply
 from btcwatch.store import Store
@@ -40,12 +41,14 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
         server.handle = handle  # type: ignore[method-assign]
 
         def tick() -> WatchRun:
-            run = WatchRun(WatchOptions("v", "address"), alerts=[], explorers=[server.url])
+            run = WatchRun(
+                WatchOptions("v", "address"), alerts=[], pool=PoolSettings(explorers=(server.url,))
+            )
             run_watch(db, run)
             return run
 
         first = tick()
-        assert first.learned == {}  # nothing known before the first tick
+        assert first.pool.learned == {}  # nothing known before the first tick
         assert limited  # it ran into the limit ...
         with Store.open(db) as store:
             rates = learned_rates(store)
@@ -57,7 +60,7 @@ def test_learned_rate_is_stored_and_the_next_tick_starts_there(tmp_path: Path) -
         for _ in range(4):
             limited.clear()
             later = tick()
-            assert later.learned == {server.url: paces[-1]}  # starts where the last one ended
+            assert later.pool.learned == {server.url: paces[-1]}  # starts where the last one ended
             with Store.open(db) as store:
                 paces.append(learned_rates(store)[server.url])
             if not limited:

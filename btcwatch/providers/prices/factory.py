@@ -15,14 +15,12 @@ goes through ``--proxy`` like every other request.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-import httpx
-
 from btcwatch.errors import ConfigError
-from btcwatch.providers._http import EvidenceSink, HttpClient, RetryPolicy, Sleep
+from btcwatch.providers._http import HttpClient, HttpOptions, RetryPolicy
 from btcwatch.providers.prices.base import PriceSource
 from btcwatch.providers.prices.kraken import BASE_URL as KRAKEN_URL
 from btcwatch.providers.prices.kraken import KrakenPriceSource
@@ -66,15 +64,14 @@ def parse_price_specs(values: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def make_price_sources(
-    specs: Sequence[str],
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    proxy: str | None = None,
-    on_evidence: EvidenceSink | None = None,
-    retry: RetryPolicy | None = None,
-    sleep: Sleep = asyncio.sleep,
+    specs: Sequence[str], options: HttpOptions | None = None
 ) -> list[PriceSource]:
-    """The network sources of ``specs`` in order (``offline`` is not one: callers check it)."""
+    """The network sources of ``specs`` in order (``offline`` is not one: callers check it).
+
+    Each source keeps its own rate (table above); ``options.rate`` is not used. Without
+    ``options``, requests retry by `PRICE_RETRY`; callers giving options give the policy.
+    """
+    opts = options or HttpOptions(retry=PRICE_RETRY)
     out: list[PriceSource] = []
     for spec in specs:
         rate: float | None
@@ -88,18 +85,9 @@ def make_price_sources(
             parsed = urlsplit(spec)
             url, name = spec, parsed.netloc
             rate = None if (parsed.hostname or "") in LOOPBACK else 2.0
-            if (parsed.hostname or "").endswith(".onion") and proxy is None:
+            if (parsed.hostname or "").endswith(".onion") and opts.proxy is None:
                 raise ConfigError(f"{spec} is a Tor .onion address: give a proxy")
-        http = HttpClient(
-            name,
-            url,
-            transport=transport,
-            proxy=proxy,
-            rate=rate,
-            retry=retry or PRICE_RETRY,
-            sleep=sleep,
-            on_evidence=on_evidence,
-        )
+        http = HttpClient(name, url, dataclasses.replace(opts, rate=rate))
         if spec == "kraken":
             out.append(KrakenPriceSource(http))
         else:
