@@ -37,7 +37,6 @@ from btcwatch.graphvocab import (
 )
 from btcwatch.money import format_btc
 from btcwatch.tags import CATEGORIES as TAG_CATEGORIES
-from btcwatch.timefmt import iso_utc
 
 __all__ = [
     "ADDRESS",
@@ -58,7 +57,6 @@ __all__ = [
     "display_label",
     "edge_id",
     "edge_items",
-    "iso_utc",
     "node_items",
     "sorted_edges",
     "sorted_nodes",

@@ -71,7 +71,6 @@ __all__ = [
     "RetryPolicy",
     "capture_evidence",
     "public_proxy_url",
-    "utc_now",
 ]
 
 T = TypeVar("T")

@@ -20,7 +20,8 @@ from btcwatch.export.csvfmt import (
     unprotect_cell,
     write_csv,
 )
-from btcwatch.export.graph_schema import ADDRESS_ATTRS, TX_ATTRS, edge_id, iso_utc
+from btcwatch.export.graph_schema import ADDRESS_ATTRS, TX_ATTRS, edge_id
+from btcwatch.timefmt import iso_utc
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 

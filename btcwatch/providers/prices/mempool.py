@@ -17,7 +17,6 @@ from typing import Any
 
 from btcwatch.errors import BadResponse
 from btcwatch.model import Evidence
-from btcwatch.providers._http import utc_now
 from btcwatch.providers.prices.base import (
     DAY,
     DAY_SECONDS,
@@ -28,6 +27,7 @@ from btcwatch.providers.prices.base import (
     decimal_price,
     unix_time,
 )
+from btcwatch.timefmt import utc_now
 
 NAME = "mempool.space"
 _NOT_CURRENCIES = {"time"}
