@@ -1,3 +1,3 @@
 """btcwatch: a Bitcoin ransom-payment monitor for investigators."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
