@@ -8,6 +8,7 @@ in one transaction (`store.watchstate.save_cycle`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Container
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ class PollInputs:
     previous: dict[str, AddressStats]
 
 
-class Mode:
+class Mode(ABC):
     """One way of polling; `poll()` reads the store and the explorer, and writes nothing."""
 
     name = ""
@@ -57,8 +58,9 @@ class Mode:
     def __init__(self, inputs: PollInputs) -> None:
         self.inputs = inputs
 
+    @abstractmethod
     async def poll(self) -> PollResult:
-        raise NotImplementedError
+        """What changed since the last cycle, and the state to remember with it."""
 
     def _key(self, prefix: str) -> str:
         """A watch_state key of this run's case (or of all cases)."""
