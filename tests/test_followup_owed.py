@@ -1,5 +1,5 @@
-"""followup: the traces `watch --follow` owes are run once, kept owed when they fail, and flag
-each exchange deposit the ransom reached (on the simulator, over loopback)."""
+"""followup, one level below tests/e2e/test_followup.py: an owed trace runs once, stays owed
+when it fails, and flags each exchange deposit the ransom reached (simulator, loopback)."""
 
 from __future__ import annotations
 
