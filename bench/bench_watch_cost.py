@@ -124,7 +124,7 @@ class Row:
 
 
 def hot_set_size(db: Path) -> int:
-    """The hot set the next tick will read (what `runner._mempool_work` chooses)."""
+    """The hot set the next tick will read (what `modes.BlockMode._mempool_work` chooses)."""
     with Store.open(db) as store:
         ws = load_watchset(store, CASE)
         outputs = watched_outputs(store, CASE)

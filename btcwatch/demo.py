@@ -8,11 +8,10 @@ watched money moves, and finally the viewer, graph files and case report in the 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,13 +27,14 @@ from btcwatch.demo_data import (
     demo_scenario,
 )
 from btcwatch.errors import InputError
-from btcwatch.event import Kind
+from btcwatch.event import Event
 from btcwatch.export import export_graph
 from btcwatch.export.flowgraph import run_graph
-from btcwatch.followup import follow_up
+from btcwatch.followup import after_cycle
 from btcwatch.intake import create_case, import_files
-from btcwatch.prices import PriceTable
+from btcwatch.prices import PriceLookup, PriceTable
 from btcwatch.proofs import ensure_proofs
+from btcwatch.providers.base import Provider
 from btcwatch.providers.factory import PoolSettings, open_pool
 from btcwatch.report import build_report, render_report, write_bundle
 from btcwatch.report.bundle import case_txids
@@ -42,13 +42,15 @@ from btcwatch.resources import data_file
 from btcwatch.sim import SimChain, SimServer
 from btcwatch.sim.prices import scenario_prices, set_prices
 from btcwatch.store import Store
-from btcwatch.store.events import record_events
 from btcwatch.store.evidence import EvidenceLog
+from btcwatch.store.followups import queue_followups
 from btcwatch.store.tags import save_tags
+from btcwatch.store.traces import latest_run
 from btcwatch.tags import load_tags
 from btcwatch.valuation import PriceSettings, Valuer
-from btcwatch.watch.alerts import StreamSink, deliver
-from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
+from btcwatch.watch.lock import lock_path
+from btcwatch.watch.runner import CycleReport, WatchOptions
+from btcwatch.watch.service import WatchRun, run_watch
 
 CASE = "vastaamo"
 MARKER = ".btcwatch-demo"
@@ -90,50 +92,67 @@ def open_case(store: Store) -> None:
     save_tags(store, load_tags(demo / TAGPACK_FILE))
 
 
-async def replay(
-    store: Store,
+def replay(
+    db_path: Path,
     chain: SimChain,
     url: str,
-    out: Path,
     progress: Callable[[CycleReport, int, int], None],
 ) -> tuple[int, int]:
-    """Watch cycles as the tip advances; trace and flag exchanges whenever money moves."""
-    log = EvidenceLog()
-    # Payments are valued from the simulator's own mempool-compatible price API (hourly, with
-    # its answers archived as evidence), the bundled table behind it: no internet needed.
-    prices = Valuer(PriceSettings((url, "offline")), store)
-    sinks = [StreamSink()]
-    provider = open_pool(PoolSettings((url,), rate=math.inf), log)
-    cycles = 0
-    try:
-        end = chain.last_planned_height
-        while True:
-            report = await run_cycle(
-                store, provider, WatchOptions(CASE, "block"), sinks, evidence=log, prices=prices
-            )
-            cycles += 1
-            if any(ev.kind is Kind.FUNDS_MOVED for ev in report.events):
-                found = await follow_up(store, provider, [CASE], log=log, prices=prices)
-                record_events(store, found.events, [s.spec for s in sinks])
-                await deliver(store, sinks)
-            progress(report, chain.tip_height, end)
-            if chain.tip_height >= end:
-                break
-            chain.advance(min(BLOCKS_PER_TICK, end - chain.tip_height))
-        # The picture at the end of the story, for the report and the graph files.
-        final = await follow_up(store, provider, [CASE], log=log, prices=prices)
-        record_events(store, final.events, [s.spec for s in sinks])
-        await deliver(store, sinks)
-        # Inclusion proofs while the explorer is up, so the evidence bundle verifies offline.
-        from btcwatch.store.traces import latest_run
+    """Watch cycles as the tip advances, as `watch --follow` runs them; returns (cycles, requests).
 
-        run = latest_run(store, CASE)
-        txids = case_txids(store, CASE, run.id if run else None)
-        await ensure_proofs(store, txids, provider=provider, log=log)
-        return cycles, provider.requests
+    Each cycle in which watched money moved owes a trace (traced, watchlist extended,
+    exchanges flagged); the story's last cycle also owes one, for the report and graph files,
+    and fetches the inclusion proofs while the explorer is up, so that the evidence bundle
+    verifies offline.
+    """
+    end = chain.last_planned_height
+    pool = PoolSettings((url,), rate=math.inf)
+    made: list[Provider] = []
+
+    def provider(log: EvidenceLog) -> Provider:
+        made.append(open_pool(pool, log))
+        return made[-1]
+
+    async def follow(
+        store: Store,
+        provider: Provider,
+        options: WatchOptions,
+        log: EvidenceLog,
+        sinks: Sequence[str],
+        prices: PriceLookup | Valuer,
+    ) -> tuple[list[Event], list[str]]:
+        last = chain.tip_height >= end
+        if last:  # the picture at the end of the story
+            queue_followups(store, [CASE], "the end of the story")
+        found = await after_cycle(store, provider, options, log, sinks, prices)
+        if last:
+            run = latest_run(store, CASE)
+            txids = case_txids(store, CASE, run.id if run else None)
+            await ensure_proofs(store, txids, provider=provider, log=log)
+        return found
+
+    def again(report: CycleReport) -> bool:
+        progress(report, chain.tip_height, end)
+        if chain.tip_height >= end:
+            return False
+        chain.advance(min(BLOCKS_PER_TICK, end - chain.tip_height))
+        return True
+
+    run = WatchRun(
+        WatchOptions(CASE, "block", follow=True),
+        pool=pool,
+        # Payments are valued from the simulator's own mempool-compatible price API (hourly,
+        # its answers archived as evidence), the bundled table behind it: no internet needed.
+        prices=PriceSettings((url, "offline")),
+        after_cycle=follow,
+        again=again,
+        push="off",
+    )
+    try:
+        reports = run_watch(db_path, run, provider_factory=provider)
     finally:
-        await provider.aclose()
-        await prices.aclose()
+        lock_path(db_path).unlink(missing_ok=True)  # the demo's folder holds only its results
+    return len(reports), sum(p.requests for p in made)
 
 
 def run_demo(
@@ -150,35 +169,39 @@ def run_demo(
     result = DemoResult(out)
     scenario = demo_scenario(start)
     chain = SimChain.from_scenario(scenario)
-    with Store.open(out / "demo.db") as store, SimServer(chain) as server:
+    db_path = out / "demo.db"
+    with SimServer(chain) as server:
         set_prices(server, scenario_prices(scenario))
-        open_case(store)
-        result.cycles, result.requests = asyncio.run(
-            replay(store, chain, server.url, out, progress or (lambda r, t, e: None))
+        with Store.open(db_path) as store:
+            open_case(store)
+        result.cycles, result.requests = replay(
+            db_path, chain, server.url, progress or (lambda r, t, e: None)
         )
-        from btcwatch.store.traces import latest_run
-
-        run = latest_run(store, CASE)
-        if run is not None:
-            graph = run_graph(store, run.id, PriceTable.load_default())
-            for fmt, name in (
-                ("html", "viewer.html"),
-                ("graphml", "flow.graphml"),
-                ("gexf", "flow.gexf"),
-            ):
-                result.files[fmt] = export_graph(graph, fmt, out / name)[0]
-            result.summary["trace"] = run.summary
-        prices = PriceTable.load_default()
-        for fmt, name in (("md", "report.md"), ("html", "report.html")):
-            (out / name).write_text(
-                render_report(store, CASE, fmt, prices=prices), encoding="utf-8"
-            )
-            result.files[f"report_{fmt}"] = out / name
-        result.summary["facts"] = build_report(store, CASE, prices=prices).summary
-        bundle = write_bundle(store, CASE, out / "evidence", prices=prices, simulated=True)
-        result.files["evidence"] = bundle.path
-        result.summary["truth"] = scenario.ground_truth()
+    with Store.open(db_path) as store:
+        _write_results(store, result, out)
+    result.summary["truth"] = scenario.ground_truth()
     return result
+
+
+def _write_results(store: Store, result: DemoResult, out: Path) -> None:
+    """The viewer, graph files, report and evidence bundle, from the finished case."""
+    run = latest_run(store, CASE)
+    if run is not None:
+        graph = run_graph(store, run.id, PriceTable.load_default())
+        for fmt, name in (
+            ("html", "viewer.html"),
+            ("graphml", "flow.graphml"),
+            ("gexf", "flow.gexf"),
+        ):
+            result.files[fmt] = export_graph(graph, fmt, out / name)[0]
+        result.summary["trace"] = run.summary
+    prices = PriceTable.load_default()
+    for fmt, name in (("md", "report.md"), ("html", "report.html")):
+        (out / name).write_text(render_report(store, CASE, fmt, prices=prices), encoding="utf-8")
+        result.files[f"report_{fmt}"] = out / name
+    result.summary["facts"] = build_report(store, CASE, prices=prices).summary
+    bundle = write_bundle(store, CASE, out / "evidence", prices=prices, simulated=True)
+    result.files["evidence"] = bundle.path
 
 
 def plain_progress(report: CycleReport, tip: int, end: int) -> None:

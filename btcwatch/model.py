@@ -199,3 +199,51 @@ class Evidence:
     status: int
     sha256: str
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOutput:
+    """An output paying a watched address of a case (height None while unconfirmed).
+
+    The one definition of what the watcher knows of a payment: a poll's `watch.diff.Payment`
+    adds when its block was mined, the stored `WatchedOutput` adds what spent it.
+    """
+
+    case: str
+    address: str
+    outpoint: OutPoint
+    value: int
+    script_hex: str
+    height: int | None
+    block_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedOutput(CaseOutput):
+    """A watched output as the watcher remembers it between cycles, with its spend once known."""
+
+    spent_by: str | None = None
+    spent_vin: int | None = None
+    spent_height: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        out: CaseOutput,
+        spent_by: str | None = None,
+        spent_vin: int | None = None,
+        spent_height: int | None = None,
+    ) -> WatchedOutput:
+        """``out`` (a payment seen now, or a stored output) with the given spend."""
+        return cls(
+            out.case,
+            out.address,
+            out.outpoint,
+            out.value,
+            out.script_hex,
+            out.height,
+            out.block_hash,
+            spent_by,
+            spent_vin,
+            spent_height,
+        )

@@ -1,31 +1,71 @@
-"""The watcher's memory between cycles: watched outputs, address summaries, scanned blocks."""
+"""The watcher's memory between cycles: watched outputs, address summaries, scanned blocks.
+
+`save_cycle` writes everything one watch cycle learned in one transaction (the runner builds
+the `CycleRecord`), so the watcher never sees a half-stored cycle.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from btcwatch.model import AddressStats, OutPoint
+from btcwatch.event import Event, Kind
+from btcwatch.model import AddressStats, OutPoint, Tx, WatchedOutput
 from btcwatch.store.db import Store
+from btcwatch.store.events import record_events, set_state
+from btcwatch.store.evidence import EvidenceLog, store_with_evidence
+from btcwatch.store.followups import queue_followups
 from btcwatch.timefmt import now_iso
 
+# A block scan's row: (height, hash, previous hash, block time).
+ScannedBlock = tuple[int, str, str | None, int | None]
 
-@dataclass(frozen=True, slots=True)
-class WatchedOutput:
-    """An output paying a watched address, and what spent it once known."""
 
-    case: str
-    address: str
-    outpoint: OutPoint
-    value: int
-    script_hex: str
-    height: int | None
-    block_hash: str | None
-    spent_by: str | None = None
-    spent_vin: int | None = None
-    spent_height: int | None = None
+@dataclass(slots=True)
+class CycleRecord:
+    """Everything one watch cycle stores, applied by `save_cycle` in this order."""
+
+    events: Sequence[Event]  # planned; record_events keeps only the new ones
+    sinks: Sequence[str] = ()  # sink specs each new event is queued for (the outbox)
+    txs: Sequence[Tx] = ()
+    evidence: EvidenceLog | None = None  # drained into the archive; txs point at their response
+    interesting_urls: set[str] = field(default_factory=set)  # bodies kept whatever their size
+    raw_blocks: dict[str, list[str]] = field(default_factory=dict)  # raw block URL -> txids
+    orphaned_blocks: Iterable[str] = ()  # their outputs and spends go back to unconfirmed
+    start_marker: tuple[int, str] | None = None  # block mode's first run: where the scan starts
+    reorg_fork: int | None = None  # scanned blocks above it are forgotten
+    outputs: Sequence[WatchedOutput] = ()
+    gone_txids: Iterable[str] = ()  # left the chain and the mempool
+    stats: Sequence[AddressStats] = ()
+    scanned: Sequence[ScannedBlock] = ()
+    state: Mapping[str, Any] = field(default_factory=dict)  # watch_state keys
+    follow: bool = False  # `--follow`: owe a trace for each case whose money moved
+
+
+def save_cycle(store: Store, record: CycleRecord) -> list[Event]:
+    """Store a cycle in one transaction; returns the events that were new (to alert on)."""
+    with store.write():
+        store_with_evidence(
+            store, record.txs, record.evidence, record.interesting_urls, record.raw_blocks
+        )
+        unconfirm_blocks(store, record.orphaned_blocks)
+        if record.start_marker is not None:
+            save_scanned(store, *record.start_marker, None, None)
+        if record.reorg_fork is not None:
+            drop_scanned_above(store, record.reorg_fork)
+        save_outputs(store, record.outputs)
+        forget_txids(store, record.gone_txids)
+        save_address_stats(store, record.stats)
+        for height, block_hash, prev, block_time in record.scanned:
+            save_scanned(store, height, block_hash, prev, block_time)
+        for key, value in record.state.items():
+            set_state(store, key, value)
+        new = record_events(store, record.events, record.sinks)
+        if record.follow:  # durable work, in this same transaction (see store/followups.py)
+            queue_followups(store, (ev.case for ev in new if ev.kind is Kind.FUNDS_MOVED))
+        return new
 
 
 def _output(r: dict[str, Any]) -> WatchedOutput:

@@ -11,9 +11,8 @@ import asyncio
 from collections.abc import Container, Sequence
 
 from btcwatch.errors import NotFound
-from btcwatch.model import AddressStats, OutPoint, Tx
+from btcwatch.model import AddressStats, OutPoint, Tx, WatchedOutput
 from btcwatch.providers.base import Provider
-from btcwatch.store.watchstate import WatchedOutput
 from btcwatch.watch.diff import Observation, Payment, Spend, confirmations
 from btcwatch.watch.poll import PollResult
 from btcwatch.watch.watchset import WatchSet

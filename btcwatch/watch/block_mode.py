@@ -14,9 +14,8 @@ from btcwatch.chain.network import Network
 from btcwatch.chain.scan import BlockScan, scan_block
 from btcwatch.chain.tx import RawTx, parse_block
 from btcwatch.errors import NotFound
-from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut
+from btcwatch.model import BlockRef, OutPoint, Tx, TxIn, TxOut, WatchedOutput
 from btcwatch.providers.base import Provider
-from btcwatch.store.watchstate import WatchedOutput
 from btcwatch.watch.budget import Budget
 from btcwatch.watch.diff import Observation
 from btcwatch.watch.mempool import MempoolWork, watch_mempool

@@ -13,20 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from btcwatch.event import Event, Kind, event_id
-from btcwatch.model import OutPoint
+from btcwatch.model import CaseOutput, OutPoint
 
 
 @dataclass(frozen=True, slots=True)
-class Payment:
-    """An output paying a watched address, as seen now (height None while unconfirmed)."""
+class Payment(CaseOutput):
+    """An output paying a watched address, as seen now, with its block's time when mined."""
 
-    case: str
-    address: str
-    outpoint: OutPoint
-    value: int
-    script_hex: str
-    height: int | None
-    block_hash: str | None
     time: int | None
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.model import WatchedOutput
 from btcwatch.watch.watchset import WatchSet
 
 DEFAULT_HOT_SET = 20

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from btcwatch.model import AddressStats, Tx
-from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.model import AddressStats, Tx, WatchedOutput
 from btcwatch.watch.diff import Observation, Payment, Spend
 
 
@@ -38,14 +37,8 @@ class PollResult:
         current = self.outputs.get(key)
         if current is not None and current.spent_by is not None:
             previous = current
-        self.outputs[key] = WatchedOutput(
-            p.case,
-            p.address,
-            p.outpoint,
-            p.value,
-            p.script_hex,
-            p.height,
-            p.block_hash,
+        self.outputs[key] = WatchedOutput.of(
+            p,
             previous.spent_by if previous else None,
             previous.spent_vin if previous else None,
             previous.spent_height if previous else None,
@@ -55,18 +48,7 @@ class PollResult:
         self.observation.spends.append(s)
         key = (s.case, s.outpoint.txid, s.outpoint.vout)
         base = self.outputs.get(key, spent)
-        self.outputs[key] = WatchedOutput(
-            base.case,
-            base.address,
-            base.outpoint,
-            base.value,
-            base.script_hex,
-            base.height,
-            base.block_hash,
-            s.txid,
-            s.vin,
-            s.height,
-        )
+        self.outputs[key] = WatchedOutput.of(base, s.txid, s.vin, s.height)
 
     def note_destinations(self, tx: Tx) -> None:
         self.observation.spend_outputs[tx.txid] = [(o.address, o.value) for o in tx.outputs]

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from btcwatch.chain.network import network_by_name
@@ -47,6 +47,7 @@ from btcwatch.watch.push import (
 from btcwatch.watch.runner import CycleReport, WatchOptions, run_cycle
 
 ProviderFactory = Callable[[EvidenceLog], Provider]
+T = TypeVar("T")
 
 
 class CycleAbandoned(BtcwatchError):
@@ -89,6 +90,9 @@ class WatchRun:
     push_backoff: float = 1.0
     debounce: float = 1.0
     triggers: list[str] = field(default_factory=list)
+    # A driven run (the demo's replay): without an interval, asked after each cycle whether
+    # to run another at once; errors end the run as under --once.
+    again: Callable[[CycleReport], bool] | None = None
 
 
 def default_provider_factory(run: WatchRun) -> ProviderFactory:
@@ -148,116 +152,169 @@ async def _loop(
     on_error: Callable[[BtcwatchError], None],
     on_note: Callable[[str], None] = lambda text: None,
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    current: list[asyncio.Future[Any]] = []
-    abandoned: list[int] = []
+    await _Loop(store, run, sinks, factory, on_report, on_error, on_note).drive()
 
-    def signalled(signum: int) -> None:
-        if stop.is_set() and current and not current[0].done():
-            abandoned.append(signum)
-            current[0].cancel()  # second signal: abandon the cycle, its transaction rolls back
-        stop.set()
 
-    if run.interval is not None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, signalled, int(sig))
-    log = EvidenceLog()
-    prices: PriceTable | Valuer = (
-        PriceTable.load_default() if run.prices is None else Valuer(run.prices, store)
-    )
-    disputes = DisputeLog()
-    provider = factory(log)
-    _listen(provider, disputes)
-    waker = Waker(run.debounce)
-    pusher = _pusher(run, waker, on_note)
-    pushing = None
-    if pusher is not None:
-        await _track(pusher, store, run)
-        pushing = asyncio.create_task(pusher.run())
-    try:
-        while True:
-            waker.started()
-            task = asyncio.create_task(
-                run_cycle(
-                    store,
-                    provider,
-                    run.options,
-                    sinks,
-                    evidence=log,
-                    prices=prices,
-                    disputes=disputes,
-                )
-            )
-            current[:] = [task]
-            try:
-                report = await task
-            except asyncio.CancelledError:
-                me = asyncio.current_task()
-                if not abandoned or (me is not None and me.cancelling()):
-                    raise  # Ctrl-C under --once (asyncio.run cancels us): not a finished run
-                raise CycleAbandoned(
-                    abandoned[0], "the cycle in progress was abandoned, nothing stored"
-                ) from None
-            except BtcwatchError as exc:
-                if run.interval is None or isinstance(exc, InputError):
-                    raise  # bad input (e.g. --from-height above the tip) does not heal
-                on_error(exc)  # the daemon reports the failed cycle and tries again later
-                log.drain()
-                await _sleep_or_stop(stop, min(run.interval, 60.0))
-                if stop.is_set():
-                    break
-                continue
-            if run.after_cycle is not None:
-                follow: asyncio.Future[tuple[list[Event], list[str]]] = asyncio.ensure_future(
-                    run.after_cycle(
-                        store, provider, run.options, log, [s.spec for s in sinks], prices
-                    )
-                )
-                current[:] = [follow]
-                try:
-                    new, trouble = await follow
-                except asyncio.CancelledError:
-                    me = asyncio.current_task()
-                    if not abandoned or (me is not None and me.cancelling()):
-                        raise
-                    raise CycleAbandoned(
-                        abandoned[0],
-                        "the follow-up trace in progress was abandoned (it stays owed)",
-                    ) from None
-                report.events.extend(new)
-                report.followup_errors.extend(trouble)
-                if new:
-                    delivered, problems = await deliver(store, sinks)
-                    report.delivered += delivered
-                    report.alert_errors.extend(problems)
-            save_learned_rates(store, provider.learned_rates())
-            run.reports.append(report)
-            on_report(report)
-            if run.interval is None or stop.is_set():
-                break
-            timer = not run.triggers or run.triggers[-1] == "timer"
-            if pusher is not None and (timer or report.events):  # what to track may have changed
-                await _track(pusher, store, run)
-            if timer:
-                deadline = loop.time() + run.interval  # pushes do not move the timer
-            woke = await waker.wait(stop, max(0.0, deadline - loop.time()))
-            if woke == "stop":
-                break
-            run.triggers.append(woke)
-    finally:
-        if pushing is not None:
-            pushing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pushing
-        with contextlib.suppress(BtcwatchError):  # a failed cycle's lessons are kept too
-            save_learned_rates(store, provider.learned_rates())
-        await provider.aclose()
-        if isinstance(prices, Valuer):
-            await prices.aclose()
+class _Loop:
+    """A watch run's cycles, each followed by the follow-up hook: once, driven, or a daemon."""
+
+    def __init__(
+        self,
+        store: Store,
+        run: WatchRun,
+        sinks: Sequence[Sink],
+        factory: ProviderFactory,
+        on_report: Callable[[CycleReport], None],
+        on_error: Callable[[BtcwatchError], None],
+        on_note: Callable[[str], None],
+    ) -> None:
+        self.store, self.run, self.sinks = store, run, sinks
+        self.factory, self.on_report, self.on_error, self.on_note = (
+            factory,
+            on_report,
+            on_error,
+            on_note,
+        )
+        self.stop = asyncio.Event()
+        self.current: list[asyncio.Future[Any]] = []  # the cycle or follow-up in progress
+        self.abandoned: list[int] = []  # the second signal, which abandoned it
+        self.deadline = 0.0  # the timer's next cycle (loop time); pushes do not move it
+
+    async def drive(self) -> None:
+        run, store = self.run, self.store
+        loop = asyncio.get_running_loop()
         if run.interval is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, self._signalled, int(sig))
+        self.log = EvidenceLog()
+        self.prices: PriceTable | Valuer = (
+            PriceTable.load_default() if run.prices is None else Valuer(run.prices, store)
+        )
+        self.disputes = DisputeLog()
+        self.provider = self.factory(self.log)
+        _listen(self.provider, self.disputes)
+        self.waker = Waker(run.debounce)
+        self.pusher = _pusher(run, self.waker, self.on_note)
+        pushing = None
+        if self.pusher is not None:
+            await _track(self.pusher, store, run)
+            pushing = asyncio.create_task(self.pusher.run())
+        try:
+            await self._cycles()
+        finally:
+            if pushing is not None:
+                pushing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pushing
+            with contextlib.suppress(BtcwatchError):  # a failed cycle's lessons are kept too
+                save_learned_rates(store, self.provider.learned_rates())
+            await self.provider.aclose()
+            if isinstance(self.prices, Valuer):
+                await self.prices.aclose()
+            if run.interval is not None:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+
+    def _signalled(self, signum: int) -> None:
+        if self.stop.is_set() and self.current and not self.current[0].done():
+            self.abandoned.append(signum)
+            self.current[0].cancel()  # second signal: abandon the cycle, its transaction rolls back
+        self.stop.set()
+
+    async def _cycles(self) -> None:
+        run = self.run
+        while True:
+            self.waker.started()
+            report = await self._cycle()
+            if report is None:  # a daemon's failed cycle, reported; it tries again later
+                if self.stop.is_set():
+                    break
+                continue
+            await self._follow_up(report)
+            save_learned_rates(self.store, self.provider.learned_rates())
+            run.reports.append(report)
+            self.on_report(report)
+            if run.interval is None:  # --once, or a driven run that says when it is over
+                if run.again is None or not run.again(report):
+                    break
+                continue
+            if self.stop.is_set() or not await self._wait(report, run.interval):
+                break
+
+    async def _cycle(self) -> CycleReport | None:
+        """One cycle; None when a daemon's cycle failed (reported, after a pause)."""
+        task = asyncio.create_task(
+            run_cycle(
+                self.store,
+                self.provider,
+                self.run.options,
+                self.sinks,
+                evidence=self.log,
+                prices=self.prices,
+                disputes=self.disputes,
+            )
+        )
+        try:
+            return await self._settle(task, "the cycle in progress was abandoned, nothing stored")
+        except CycleAbandoned:
+            raise
+        except BtcwatchError as exc:
+            interval = self.run.interval
+            if interval is None or isinstance(exc, InputError):
+                raise  # bad input (e.g. --from-height above the tip) does not heal
+            self.on_error(exc)  # the daemon reports the failed cycle and tries again later
+            self.log.drain()
+            await _sleep_or_stop(self.stop, min(interval, 60.0))
+            return None
+
+    async def _follow_up(self, report: CycleReport) -> None:
+        """`watch --follow`'s hook: its events join the report and are alerted at once."""
+        if self.run.after_cycle is None:
+            return
+        follow: asyncio.Future[tuple[list[Event], list[str]]] = asyncio.ensure_future(
+            self.run.after_cycle(
+                self.store,
+                self.provider,
+                self.run.options,
+                self.log,
+                [s.spec for s in self.sinks],
+                self.prices,
+            )
+        )
+        new, trouble = await self._settle(
+            follow, "the follow-up trace in progress was abandoned (it stays owed)"
+        )
+        report.events.extend(new)
+        report.followup_errors.extend(trouble)
+        if new:
+            delivered, problems = await deliver(self.store, self.sinks)
+            report.delivered += delivered
+            report.alert_errors.extend(problems)
+
+    async def _settle(self, work: asyncio.Future[T], abandoned: str) -> T:
+        """Await ``work``; a second signal that cancelled it raises CycleAbandoned."""
+        self.current[:] = [work]
+        try:
+            return await work
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if not self.abandoned or (me is not None and me.cancelling()):
+                raise  # Ctrl-C under --once (asyncio.run cancels us): not a finished run
+            raise CycleAbandoned(self.abandoned[0], abandoned) from None
+
+    async def _wait(self, report: CycleReport, interval: float) -> bool:
+        """Until the timer or a push starts the next cycle; False when stopped instead."""
+        run, loop = self.run, asyncio.get_running_loop()
+        timer = not run.triggers or run.triggers[-1] == "timer"
+        if self.pusher is not None and (timer or report.events):  # what to track may have changed
+            await _track(self.pusher, self.store, run)
+        if timer:
+            self.deadline = loop.time() + interval
+        woke = await self.waker.wait(self.stop, max(0.0, self.deadline - loop.time()))
+        if woke == "stop":
+            return False
+        run.triggers.append(woke)
+        return True
 
 
 def _pusher(run: WatchRun, waker: Waker, note: Callable[[str], None]) -> PushWatcher | None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from btcwatch.chain.scan import Paid, Spent
-from btcwatch.model import OutPoint
-from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.model import OutPoint, WatchedOutput
 from btcwatch.watch.diff import Payment, Spend
 from btcwatch.watch.poll import PollResult
 from btcwatch.watch.watchset import WatchSet

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from btcwatch.model import OutPoint
+from btcwatch.model import OutPoint, WatchedOutput
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
-from btcwatch.store.watchstate import WatchedOutput, unspent_outputs
+from btcwatch.store.watchstate import unspent_outputs
 
 
 @dataclass(slots=True)

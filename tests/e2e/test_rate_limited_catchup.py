@@ -21,7 +21,8 @@ from btcwatch.providers import PoolSettings
 from btcwatch.sim import Faults, SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.events import get_state, list_events
-from btcwatch.watch.runner import CATCHUP_PENDING, WatchOptions
+from btcwatch.watch.modes import CATCHUP_PENDING
+from btcwatch.watch.runner import WatchOptions
 from btcwatch.watch.service import WatchRun, run_watch
 
 BUDGET = 40  # requests a tick: the catch-up of ~30 addresses takes several ticks

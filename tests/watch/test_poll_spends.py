@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from btcwatch.event import Kind
-from btcwatch.model import OutPoint
-from btcwatch.store.watchstate import WatchedOutput
+from btcwatch.model import OutPoint, WatchedOutput
 from btcwatch.watch.diff import Observation, Payment, Reported, Spend, complete_spends, plan_events
 from btcwatch.watch.poll import PollResult
 

@@ -20,10 +20,10 @@ from loopback import smtp_server, webhook_server
 from simwatch import World, event_rows
 
 from btcwatch.event import Event, Kind, event_id
-from btcwatch.model import OutPoint
+from btcwatch.model import OutPoint, WatchedOutput
 from btcwatch.store import Store
 from btcwatch.store.events import list_events, record_events, set_state
-from btcwatch.store.watchstate import WatchedOutput, save_outputs
+from btcwatch.store.watchstate import save_outputs
 from btcwatch.watch.lock import watch_lock
 
 SUMMARY = re.compile(

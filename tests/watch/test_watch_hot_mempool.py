@@ -14,12 +14,11 @@ import pytest
 from simwatch import World, event_rows
 
 from btcwatch.intake import add_addresses, create_case
-from btcwatch.model import OutPoint
+from btcwatch.model import OutPoint, WatchedOutput
 from btcwatch.sim import SimChain, SimServer, VastaamoScenario
 from btcwatch.sim.server import Reply
 from btcwatch.store import Store
 from btcwatch.store.events import get_state
-from btcwatch.store.watchstate import WatchedOutput
 from btcwatch.watch.hotset import company_addresses, hot_addresses
 from btcwatch.watch.watchset import WatchSet
 
