@@ -16,7 +16,7 @@ from btcwatch.followup import resume_followups
 from btcwatch.intake import add_addresses, create_case
 from btcwatch.providers import HttpOptions
 from btcwatch.providers.base import Provider
-from btcwatch.providers.factory import make_provider
+from btcwatch.providers.factory import PoolSettings, make_provider
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.cases import list_addresses
@@ -74,7 +74,11 @@ def test_owed_traces_fail_softly_then_flag_each_deposit_once(tmp_path: Path) -> 
         # already owed is kept as it is, not queued twice.
         run_watch(
             db,
-            WatchRun(WatchOptions("v", "address", follow=True), alerts=[], explorers=[server.url]),
+            WatchRun(
+                WatchOptions("v", "address", follow=True),
+                alerts=[],
+                pool=PoolSettings((server.url,)),
+            ),
         )
         with Store.open(db) as store:
             assert [(o.case, o.attempts) for o in owed_followups(store)] == [("v", 1)]

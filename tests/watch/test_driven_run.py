@@ -13,7 +13,7 @@ from btcwatch.errors import BtcwatchError
 from btcwatch.intake import add_addresses, create_case
 from btcwatch.providers import HttpOptions
 from btcwatch.providers.base import Provider
-from btcwatch.providers.factory import make_provider
+from btcwatch.providers.factory import PoolSettings, make_provider
 from btcwatch.sim import SimChain, SimServer, vastaamo
 from btcwatch.store import Store
 from btcwatch.store.evidence import EvidenceLog
@@ -48,7 +48,9 @@ def test_cycles_follow_the_driver_until_it_says_stop(tmp_path: Path) -> None:
 
     with SimServer(chain) as server:
         start = chain.tip_height
-        run = WatchRun(WatchOptions("v", "block"), alerts=[], explorers=[server.url], again=again)
+        run = WatchRun(
+            WatchOptions("v", "block"), alerts=[], pool=PoolSettings((server.url,)), again=again
+        )
         reports = run_watch(db, run)
     assert [r.tip_height for r in reports] == seen == [start, start + 2, start + 4]
     with Store.open(db) as store:
