@@ -77,8 +77,8 @@ def _scan_txs(
 ) -> int:
     """Walk ``count`` transactions from offset ``o``; append to the lists; return the end.
 
-    Reads past the end show up as IndexError/struct.error or an offset beyond ``len(data)``;
-    the callers turn both into ParseError.
+    Reads past the end show up as IndexError/struct.error (OverflowError for a huge offset)
+    or an offset beyond ``len(data)``; the callers turn both into ParseError.
     """
     mv = memoryview(data)
     sha256 = hashlib.sha256
@@ -183,7 +183,7 @@ def _tx_count(data: bytes) -> tuple[int, int]:
     if count >= 0xFD:
         try:
             count, o = _big_varint(data, 80)
-        except (IndexError, struct.error):
+        except (IndexError, OverflowError, struct.error):
             raise ParseError("truncated: block tx count runs past the end") from None
     if count * 10 > len(data) - o:
         left = len(data) - o
@@ -231,7 +231,7 @@ def scan_block(
     spent: list[Spent] = []
     try:
         o = _scan_txs(data, first, count, scripts, outpoints, txids, paid, spent)
-    except (IndexError, struct.error):
+    except (IndexError, OverflowError, struct.error):
         raise ParseError(f"truncated: block tx {len(txids)} runs past the end") from None
     except ParseError as exc:
         raise ParseError(f"block tx {len(txids)} (of {count}): {exc}") from None
@@ -272,7 +272,7 @@ def scan_tx(
     spent: list[Spent] = []
     try:
         o = _scan_txs(data, 0, 1, scripts, outpoints, txids, paid, spent)
-    except (IndexError, struct.error):
+    except (IndexError, OverflowError, struct.error):
         raise ParseError(f"truncated: raw tx runs past the end ({len(data)} bytes)") from None
     if o != len(data):
         raise ParseError(f"raw tx has {len(data) - o} trailing bytes after byte {o}")

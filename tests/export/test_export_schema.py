@@ -21,10 +21,10 @@ from btcwatch.export.graph_schema import (
     TX_ATTRS,
     display_label,
     edge_id,
-    iso_utc,
     validate_graph,
 )
 from btcwatch.tags import CATEGORIES as TAG_CATEGORIES
+from btcwatch.timefmt import iso_utc
 
 Factory = Callable[[], nx.MultiDiGraph]
 
