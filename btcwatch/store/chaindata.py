@@ -11,7 +11,7 @@ from typing import Any
 
 from btcwatch.chain.script import classify
 from btcwatch.model import BlockRef, Evidence, OutPoint, Tx, TxIn, TxOut
-from btcwatch.store.db import Store
+from btcwatch.store.db import IN_CHUNK, Store, select_in
 from btcwatch.timefmt import now_iso
 
 
@@ -127,8 +127,8 @@ def _output_row(txid: str, vout: int, out: TxOut) -> dict[str, Any]:
 def load_txs(store: Store, txids: Sequence[str]) -> dict[str, Tx]:
     """Stored transactions by txid (those not stored are simply absent)."""
     found: dict[str, Tx] = {}
-    for start in range(0, len(txids), 500):
-        chunk = list(txids[start : start + 500])
+    for start in range(0, len(txids), IN_CHUNK):
+        chunk = list(txids[start : start + IN_CHUNK])
         marks = ", ".join("?" for _ in chunk)
         rows = list(
             store._db.execute(
@@ -198,18 +198,12 @@ def stored_spender(store: Store, outpoint: OutPoint) -> str | None:
 
 def block_times(store: Store, txids: Iterable[str]) -> dict[str, int]:
     """txid -> block time, for the stored transactions among ``txids`` that are confirmed."""
-    wanted = sorted(set(txids))
-    times: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store._db.execute(
-            "SELECT txid, block_time FROM transactions "
-            f"WHERE block_time IS NOT NULL AND txid IN ({marks})",
-            chunk,
-        ).fetchall()
-        times.update({str(t): int(b) for t, b in rows})
-    return times
+    rows = select_in(
+        store,
+        "SELECT txid, block_time FROM transactions WHERE block_time IS NOT NULL AND txid IN ({})",
+        txids,
+    )
+    return {str(t): int(b) for t, b in rows}
 
 
 def spender_of(store: Store, outpoint: OutPoint) -> str | None:

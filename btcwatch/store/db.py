@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlite_utils import Database
@@ -243,3 +244,19 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+IN_CHUNK = 500  # bound parameters per `IN (...)` query, well under SQLite's limit
+
+
+def select_in(store: Store, sql: str, keys: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` for the distinct ``keys`` (sorted), asked ``IN_CHUNK`` at a time.
+
+    ``sql`` holds one ``{}`` where the ``IN (...)`` list of placeholders goes; the one owner
+    of the chunked lookup that evidence, proofs and chain data all need.
+    """
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        yield from store._db.execute(sql.format(marks), chunk).fetchall()

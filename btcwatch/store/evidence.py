@@ -15,18 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from btcwatch.model import Evidence, Tx
 from btcwatch.store.chaindata import save_evidence, save_txs
-from btcwatch.store.db import Store
+from btcwatch.store.db import Store, select_in
 
-_T = TypeVar("_T")
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
 KEEP_BODY_LIMIT = 256 * 1024
-_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -142,44 +139,34 @@ class ResponseRow:
     body_kept: bool
 
 
-def _chunks(items: Sequence[_T]) -> Iterator[list[_T]]:
-    for start in range(0, len(items), _CHUNK):
-        yield list(items[start : start + _CHUNK])
-
-
 def tx_evidence(store: Store, txids: Iterable[str]) -> dict[str, TxEvidence]:
     """txid -> the response it was stored from, for the stored ones among ``txids``.
 
     A transaction stored without a link has ``id`` None; one not stored is absent.
     """
-    wanted = sorted({t for t in txids if t})
-    found: dict[str, TxEvidence] = {}
-    for chunk in _chunks(wanted):
-        marks = ", ".join("?" for _ in chunk)
-        rows = store._db.execute(
-            "SELECT t.txid, e.id, e.provider, e.url, e.fetched_at, e.sha256 FROM transactions t "
-            f"LEFT JOIN evidence e ON e.id = t.evidence_id WHERE t.txid IN ({marks})",
-            chunk,
-        ).fetchall()
-        for txid, ev_id, provider, url, fetched_at, sha256 in rows:
-            found[txid] = TxEvidence(txid, ev_id, provider, url, fetched_at, sha256)
-    return found
+    rows = select_in(
+        store,
+        "SELECT t.txid, e.id, e.provider, e.url, e.fetched_at, e.sha256 FROM transactions t "
+        "LEFT JOIN evidence e ON e.id = t.evidence_id WHERE t.txid IN ({})",
+        (t for t in txids if t),
+    )
+    return {row[0]: TxEvidence(*row) for row in rows}
 
 
 def evidence_rows(store: Store, ids: Iterable[int]) -> list[ResponseRow]:
     """The rows of these evidence ids, by id (ids not in the table are left out)."""
-    rows: list[ResponseRow] = []
-    for chunk in _chunks(sorted(set(ids))):
-        marks = ", ".join("?" for _ in chunk)
-        cursor = store._db.execute(
-            "SELECT id, provider, url, fetched_at, status, sha256, length(body) FROM evidence "
-            f"WHERE id IN ({marks}) ORDER BY id",
-            chunk,
+    rows = select_in(
+        store,
+        "SELECT id, provider, url, fetched_at, status, sha256, length(body) FROM evidence "
+        "WHERE id IN ({}) ORDER BY id",
+        ids,
+    )
+    return [
+        ResponseRow(
+            id_, provider, url, fetched_at, status, sha256, bool(size) or sha256 == _EMPTY_SHA256
         )
-        for id_, provider, url, fetched_at, status, sha256, size in cursor.fetchall():
-            kept = bool(size) or sha256 == _EMPTY_SHA256
-            rows.append(ResponseRow(id_, provider, url, fetched_at, status, sha256, kept))
-    return rows
+        for id_, provider, url, fetched_at, status, sha256, size in rows
+    ]
 
 
 def evidence_body(store: Store, evidence_id: int) -> bytes:

@@ -10,10 +10,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from btcwatch.store.db import Store
+from btcwatch.store.db import Store, select_in
 from btcwatch.timefmt import now_iso
-
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +84,12 @@ def save_proof(store: Store, proof: StoredProof) -> None:
         )
 
 
-def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield list(items[start : start + _CHUNK])
-
-
 def headers(store: Store, hashes: Iterable[str] | None = None) -> dict[str, StoredHeader]:
     """Stored headers by hash (all of them when ``hashes`` is None)."""
     sql = "SELECT hash, height, header_hex, height_source, evidence_id FROM block_headers"
     if hashes is None:
         return {r[0]: StoredHeader(*r) for r in store._db.execute(sql).fetchall()}
-    found: dict[str, StoredHeader] = {}
-    for chunk in _chunks(sorted(set(hashes))):
-        marks = ", ".join("?" for _ in chunk)
-        rows = store._db.execute(f"{sql} WHERE hash IN ({marks})", chunk).fetchall()
-        found.update({r[0]: StoredHeader(*r) for r in rows})
-    return found
+    return {r[0]: StoredHeader(*r) for r in select_in(store, sql + " WHERE hash IN ({})", hashes)}
 
 
 def proofs(store: Store, txids: Iterable[str] | None = None) -> dict[str, StoredProof]:
@@ -126,27 +114,14 @@ def proofs(store: Store, txids: Iterable[str] | None = None) -> dict[str, Stored
 
     if txids is None:
         return {p.txid: p for p in map(row, store._db.execute(sql).fetchall())}
-    found: dict[str, StoredProof] = {}
-    for chunk in _chunks(sorted(set(txids))):
-        marks = ", ".join("?" for _ in chunk)
-        for r in store._db.execute(f"{sql} WHERE txid IN ({marks})", chunk).fetchall():
-            p = row(r)
-            found[p.txid] = p
-    return found
+    found = map(row, select_in(store, sql + " WHERE txid IN ({})", txids))
+    return {p.txid: p for p in found}
 
 
 def confirmed_txs(store: Store, txids: Iterable[str]) -> dict[str, ConfirmedTx]:
     """Block position and evidence link of stored transactions (unknown txids are absent)."""
-    found: dict[str, ConfirmedTx] = {}
-    for chunk in _chunks(sorted(set(txids))):
-        marks = ", ".join("?" for _ in chunk)
-        rows = store._db.execute(
-            "SELECT txid, block_hash, block_height, evidence_id FROM transactions "
-            f"WHERE txid IN ({marks})",
-            chunk,
-        ).fetchall()
-        found.update({r[0]: ConfirmedTx(*r) for r in rows})
-    return found
+    sql = "SELECT txid, block_hash, block_height, evidence_id FROM transactions WHERE txid IN ({})"
+    return {r[0]: ConfirmedTx(*r) for r in select_in(store, sql, txids)}
 
 
 def all_txids(store: Store) -> list[str]:
